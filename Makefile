@@ -1,0 +1,70 @@
+# causeway build. Targets: all (library + program), check (all tests), bench, asan, demo, clean.
+# Sources are found by wildcard: a new file under src/ or tests/ needs no edit here.
+
+CC ?= cc
+BUILD ?= build
+NATIVE ?= 0
+ARCH := $(if $(filter 1,$(NATIVE)),-march=native,-march=x86-64-v3)
+
+PKG_CFLAGS := $(shell pkg-config --cflags hdf5 jansson openblas 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs hdf5 jansson openblas 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wvla
+CFLAGS ?= -O3 -g
+CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L -fno-math-errno -fopenmp $(ARCH) $(WARN) \
+          -Iinclude -Isrc -I/usr/include/liblzf $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS := $(PKG_LIBS) -llapacke -llzf -lm
+LDFLAGS += -fopenmp $(EXTRA_LDFLAGS)
+
+LIB_SRC := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+LIB := $(BUILD)/libcauseway.a
+PROG := $(BUILD)/causeway
+
+.PHONY: all check bench asan demo clean deps tests
+all: $(PROG)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(PROG): $(CLI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/test_util.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) $(CMOCKA_LIBS)
+
+tests: $(TEST_BIN) $(PROG)
+
+# Runs every test binary; prints the cmocka summary of each and a final "N passed, N failed".
+check: tests
+	@CW_BUILD=$(BUILD) sh scripts/run-tests.sh $(TEST_BIN)
+
+bench: $(PROG)
+	$(PROG) bench all
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" check
+
+demo: $(PROG)
+	sh scripts/demo.sh
+
+deps:
+	sh scripts/install-deps.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
