@@ -12,10 +12,10 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wvla
 CFLAGS ?= -O3 -g
-CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L -fno-math-errno -fopenmp $(ARCH) $(WARN) \
+override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L -fno-math-errno -fopenmp $(ARCH) $(WARN) \
           -Iinclude -Isrc -I/usr/include/liblzf $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS := $(PKG_LIBS) -llapacke -llzf -lm
-LDFLAGS += -fopenmp $(EXTRA_LDFLAGS)
+override LDFLAGS += -fopenmp $(EXTRA_LDFLAGS)
 
 LIB_SRC := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))

@@ -33,12 +33,19 @@ cw_status cw_fail(cw_status st, const char *fmt, ...) {
 
 cw_status cw_fail_prefix(cw_status st, const char *fmt, ...) {
     char prefix[CW_ERRMSG_CAP];
-    char old[CW_ERRMSG_CAP];
+    char joined[2 * CW_ERRMSG_CAP + 2];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    memcpy(old, cw_errbuf, sizeof old);
-    snprintf(cw_errbuf, sizeof cw_errbuf, "%s: %s", prefix, old);
+    size_t np = strlen(prefix), no = strlen(cw_errbuf);
+    memcpy(joined, prefix, np);
+    joined[np] = ':';
+    joined[np + 1] = ' ';
+    memcpy(joined + np + 2, cw_errbuf, no + 1);
+    size_t n = np + 2 + no;
+    if (n >= CW_ERRMSG_CAP) n = CW_ERRMSG_CAP - 1; /* truncate, keeping the front */
+    memcpy(cw_errbuf, joined, n);
+    cw_errbuf[n] = '\0';
     return st;
 }
