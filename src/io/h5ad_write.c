@@ -5,7 +5,8 @@
  *   root                 encoding-type "anndata", encoding-version "0.1.0"
  *   X dense              float32 dataset, "array" 0.2.0
  *   X sparse             group "csr_matrix" 0.1.0, attribute shape (int64[2]); data float32,
- *                        indices int32, indptr int64 (streamed: extendible chunked datasets)
+ *                        indices and indptr int32 (int64 when rows x cols >= 2^31; streamed:
+ *                        extendible chunked datasets)
  *   obs / var            group "dataframe" 0.2.0, attributes _index = "_index" and
  *                        column-order (an empty float64 array when there are no columns, as
  *                        h5py stores []); _index a "string-array" 0.2.0 (vlen UTF-8)
@@ -88,6 +89,7 @@ static hid_t w_dcpl(const cw_h5ad_writer *w, int rank, const hsize_t *dims, int 
                     const hsize_t *chunk_in) {
     hid_t p = H5Pcreate(H5P_DATASET_CREATE);
     if (p < 0) return -1;
+    H5Pset_obj_track_times(p, 0); /* no timestamps: same inputs, same bytes */
     if (rank == 0 || (!w->gzip && !force_chunk)) return p;
     hsize_t chunk[2];
     if (chunk_in) {
@@ -144,7 +146,10 @@ static cw_status w_strings(cw_h5ad_writer *w, hid_t loc, const char *name, const
 
 static cw_status w_group(cw_h5ad_writer *w, hid_t loc, const char *name, const char *what,
                          const char *enc, const char *ver, hid_t *out) {
-    *out = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    if (gcpl >= 0) H5Pset_obj_track_times(gcpl, 0);
+    *out = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl >= 0 ? gcpl : H5P_DEFAULT, H5P_DEFAULT);
+    cw_h5_close(&gcpl);
     if (*out < 0) return cw_fail(CW_EIO, "%s: %s: cannot create the group", w->path, what);
     char ctx[1200];
     snprintf(ctx, sizeof ctx, "%s: %s", w->path, what);
@@ -199,7 +204,11 @@ cw_status cw_h5ad_writer_open(const char *path, int gzip_level, cw_h5ad_writer *
     snprintf(w->tmp, tl, "%s.tmp-%ld", path, (long)getpid());
     cw_status st = CW_OK;
     hid_t fapl = cw_h5_fapl();
-    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl >= 0 ? fapl : H5P_DEFAULT);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (fcpl >= 0) H5Pset_obj_track_times(fcpl, 0);
+    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, fcpl >= 0 ? fcpl : H5P_DEFAULT,
+                        fapl >= 0 ? fapl : H5P_DEFAULT);
+    cw_h5_close(&fcpl);
     cw_h5_close(&fapl);
     if (w->file < 0) st = cw_fail(CW_EIO, "%s: cannot create the temporary file %s", path, w->tmp);
     char ctx[4200];
@@ -334,11 +343,15 @@ cw_status cw_h5ad_write_x_csr_begin(cw_h5ad_writer *w, int64_t nrows, int64_t nc
         hsize_t chunk =
             (hsize_t)(cells < CW_W_CHUNK_ELEMS ? (cells > 0 ? cells : 1) : CW_W_CHUNK_ELEMS);
         w->cd = w_extendible(w, g, "data", H5T_IEEE_F32LE, chunk);
-        w->ci = w_extendible(w, g, "indices", H5T_STD_I32LE, chunk);
+        /* indices and indptr share one integer type, as scipy requires (mixed int32 indices
+         * and int64 indptr break row subsetting in scipy 1.10): int32 when no entry count can
+         * reach 2^31, else int64. HDF5 converts from the int32/int64 memory buffers. */
+        hid_t itype = cells < INT32_MAX ? H5T_STD_I32LE : H5T_STD_I64LE;
+        w->ci = w_extendible(w, g, "indices", itype, chunk);
         hsize_t np = (hsize_t)nrows + 1;
         hid_t sp = H5Screate_simple(1, &np, NULL), dcpl = w_dcpl(w, 1, &np, 0, NULL);
         if (sp >= 0 && dcpl >= 0)
-            w->cp = H5Dcreate2(g, "indptr", H5T_STD_I64LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+            w->cp = H5Dcreate2(g, "indptr", itype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         cw_h5_close(&dcpl);
         cw_h5_close(&sp);
         if (w->cd < 0 || w->ci < 0 || w->cp < 0)

@@ -42,6 +42,15 @@ def check_file(path, mode):
     x = a.X.toarray() if sp.issparse(a.X) else np.asarray(a.X)
     want = np.array([[x_value(i, j) for j in range(M)] for i in range(N)], dtype=np.float32)
     check(np.array_equal(x, want), f"X values\n{x}\nexpected\n{want}")
+    if mode == "csr":  # scipy needs one integer type for indices and indptr to subset rows
+        check(a.X.indices.dtype == a.X.indptr.dtype,
+              f"indices {a.X.indices.dtype} vs indptr {a.X.indptr.dtype}")
+    try:
+        sub = a[np.arange(N) % 2 == 0]
+        xs = sub.X.toarray() if sp.issparse(sub.X) else np.asarray(sub.X)
+        check(np.array_equal(xs, want[::2]), "row subset values")
+    except Exception as e:  # noqa: BLE001
+        check(False, f"row subsetting failed: {e}")
     check(list(a.obs_names) == [f"c{i}" for i in range(N)], f"obs_names {list(a.obs_names)}")
     check(list(a.var_names) == [f"g{j}" for j in range(M)], f"var_names {list(a.var_names)}")
     check(list(a.obs.columns) == ["cond", "score", "count", "flag", "name"],
