@@ -1,13 +1,48 @@
-/* main.c: the causeway program: dispatch to subcommands (one file per subcommand). */
-#include "causeway.h"
+/* main.c: the causeway program: `causeway <command> [options]`, one file per command. */
+#include "cli/cli.h"
 
 #include <stdio.h>
 #include <string.h>
 
+typedef struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} cli_command;
+
+static const cli_command commands[] = {
+    {"simulate", cmd_simulate, "write a simulated Perturb-seq dataset with known causal truth"},
+    {"info", cmd_info, "summarise an .h5ad file as a perturbation dataset"},
+    {"bench", cmd_bench, "time the library's kernels and I/O (medians and ratios)"},
+};
+static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "causeway %s: learn latent causal programs from single-cell perturbation data\n\n"
+            "usage: causeway <command> [options]   (causeway <command> --help for its options)\n\n"
+            "commands:\n",
+            CW_VERSION);
+    for (int i = 0; i < n_commands; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        printf("causeway %s\n", CW_VERSION);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
     }
-    return 2;
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("causeway %s\n", CW_VERSION);
+        return CLI_EXIT_OK;
+    }
+    for (int i = 0; i < n_commands; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "causeway: error: unknown command '%s' (see causeway --help)\n", argv[1]);
+    return CLI_EXIT_USAGE;
 }

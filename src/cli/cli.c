@@ -1,0 +1,65 @@
+/* cli.c: error printing and strict flag parsing shared by the subcommands (cli.h). */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+int cli_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "causeway %s: error: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_fail(const char *cmd, cw_status st) {
+    fprintf(stderr, "causeway %s: error: %s\n", cmd, cw_errmsg());
+    return st == CW_ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+}
+
+int cli_parse_i64(const char *cmd, const char *flag, const char *s, int64_t lo, int64_t hi,
+                  int64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || !end || end == s || *end != '\0' || v < lo || v > hi) {
+        cli_error(cmd, "%s: expected an integer in [%lld, %lld], got '%s'", flag, (long long)lo,
+                  (long long)hi, s);
+        return 1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+int cli_parse_u64(const char *cmd, const char *flag, const char *s, uint64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || !end || end == s || *end != '\0' || s[0] == '-') {
+        cli_error(cmd, "%s: expected a non-negative integer, got '%s'", flag, s);
+        return 1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int cli_parse_f64(const char *cmd, const char *flag, const char *s, double lo, double hi,
+                  double *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || !end || end == s || *end != '\0' || !isfinite(v) || v < lo || v > hi) {
+        cli_error(cmd, "%s: expected a number in [%g, %g], got '%s'", flag, lo, hi, s);
+        return 1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_stderr_is_tty(void) { return isatty(2); }

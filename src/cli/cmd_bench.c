@@ -1,0 +1,206 @@
+/* cmd_bench.c: `causeway bench ...`: timing entry points. Each prints medians, p10/p90 and the
+ * context (threads, OpenBLAS core, build flags, commit) so a number in a note can be reproduced.
+ *   bench read FILE.h5ad   X read throughput in row blocks, as dense rows and as CSR rows
+ *   bench all              every benchmark on data it generates itself
+ */
+#include "cli/cli.h"
+
+#include "core/alloc.h"
+#include "core/status.h"
+#include "core/timer.h"
+#include "data/simulate.h"
+#include "io/h5ad.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *openblas_get_corename(void);
+
+static void bench_context(FILE *f) {
+    char commit[64] = "unknown";
+    FILE *p = popen("git rev-parse --short HEAD 2>/dev/null", "r");
+    if (p) {
+        if (fgets(commit, sizeof commit, p)) commit[strcspn(commit, "\n")] = '\0';
+        else snprintf(commit, sizeof commit, "unknown");
+        pclose(p);
+    }
+    fprintf(f, "context: threads=%d openblas_core=%s commit=%s compiler=gcc-%d.%d\n",
+            omp_get_max_threads(), openblas_get_corename(), commit, __GNUC__, __GNUC_MINOR__);
+}
+
+typedef struct {
+    double median, p10, p90;
+} bench_stats;
+
+static bench_stats stats_of(double *t, int n) {
+    bench_stats s;
+    s.p10 = cw_quantile(t, n, 0.10);
+    s.median = cw_quantile(t, n, 0.50);
+    s.p90 = cw_quantile(t, n, 0.90);
+    return s;
+}
+
+/* Reads all of X in blocks of `block` rows, `repeat` times, as dense or CSR. */
+static cw_status time_read(cw_h5ad *h, int dense, int64_t block, int repeat, double *times,
+                           double *checksum) {
+    int64_t n = cw_h5ad_n_obs(h), g = cw_h5ad_n_vars(h);
+    float *buf = NULL;
+    if (dense) {
+        buf = cw_malloc_array((size_t)block * (size_t)g, sizeof(float));
+        if (!buf) return cw_fail(CW_ENOMEM, "out of memory for a %lld-row block", (long long)block);
+    }
+    cw_status st = CW_OK;
+    for (int r = 0; r < repeat && st == CW_OK; r++) {
+        double t0 = cw_now(), sum = 0.0;
+        for (int64_t row = 0; row < n && st == CW_OK; row += block) {
+            int64_t m = n - row < block ? n - row : block;
+            if (dense) {
+                st = cw_h5ad_read_x_dense_rows(h, row, m, buf);
+                if (st == CW_OK) sum += buf[0] + buf[(size_t)m * (size_t)g - 1];
+            } else {
+                cw_csr c;
+                st = cw_h5ad_read_x_csr_rows(h, row, m, &c);
+                if (st == CW_OK) {
+                    if (c.nnz) sum += c.data[0] + c.data[c.nnz - 1];
+                    cw_csr_free(&c);
+                }
+            }
+        }
+        times[r] = cw_now() - t0;
+        *checksum = sum;
+    }
+    cw_free(buf);
+    return st;
+}
+
+static int bench_read(int argc, char **argv) {
+    const char *cmd = "bench read";
+    int64_t block = 4096, repeat = 5;
+    int as_json = 0;
+    static const struct option opts[] = {{"block-rows", required_argument, 0, 'b'},
+                                         {"repeat", required_argument, 0, 'r'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            if (cli_parse_i64(cmd, "--block-rows", optarg, 1, 1 << 24, &block)) return 2;
+            break;
+        case 'r':
+            if (cli_parse_i64(cmd, "--repeat", optarg, 1, 1000, &repeat)) return 2;
+            break;
+        case 'j': as_json = 1; break;
+        case 'h':
+            printf("usage: causeway bench read FILE.h5ad [--block-rows N] [--repeat K] [--json]\n"
+                   "Reads all of X in row blocks K times, as dense float32 rows and as CSR rows;\n"
+                   "prints median/p10/p90 seconds, MB/s of X as stored (uncompressed bytes) and "
+                   "cells/s.\nTimes are warm-cache after the first pass.\n");
+            return 0;
+        default: return 2;
+        }
+    }
+    if (optind != argc - 1) return cli_error(cmd, "expected one FILE.h5ad (see --help)");
+    const char *path = argv[optind];
+    cw_h5ad *h = NULL;
+    cw_status st = cw_h5ad_open(path, &h);
+    if (st) return cli_fail(cmd, st);
+    int64_t n = cw_h5ad_n_obs(h), g = cw_h5ad_n_vars(h), nnz = cw_h5ad_x_nnz(h);
+    int sparse = cw_h5ad_x_is_sparse(h);
+    /* bytes of X as stored, uncompressed: float32 values (+ int32 indices + int64 indptr) */
+    double bytes = sparse ? (double)nnz * 8.0 + (double)(n + 1) * 8.0 : (double)n * (double)g * 4.0;
+    struct stat sb;
+    double file_mb = stat(path, &sb) == 0 ? (double)sb.st_size / 1e6 : 0.0;
+    double *t = calloc((size_t)repeat, sizeof(double));
+    json_t *out = json_object();
+    if (!as_json) {
+        bench_context(stdout);
+        printf("file: %s  %lld cells x %lld genes, X %s, %lld stored entries, %.1f MB on disk\n",
+               path, (long long)n, (long long)g, sparse ? "CSR" : "dense", (long long)nnz, file_mb);
+        printf("%-10s %10s %10s %10s %12s %12s\n", "read as", "median s", "p10 s", "p90 s",
+               "MB/s", "cells/s");
+    }
+    for (int dense = 1; dense >= 0 && st == CW_OK; dense--) {
+        double checksum = 0;
+        st = time_read(h, dense, block, (int)repeat, t, &checksum);
+        if (st) break;
+        bench_stats s = stats_of(t, (int)repeat);
+        double mbs = bytes / 1e6 / s.median, cps = (double)n / s.median;
+        const char *name = dense ? "dense" : "csr";
+        if (as_json)
+            json_object_set_new(out, name,
+                                json_pack("{s:f,s:f,s:f,s:f,s:f}", "median_s", s.median, "p10_s",
+                                          s.p10, "p90_s", s.p90, "mb_per_s", mbs, "cells_per_s",
+                                          cps));
+        else
+            printf("%-10s %10.3f %10.3f %10.3f %12.1f %12.0f\n", name, s.median, s.p10, s.p90, mbs,
+                   cps);
+    }
+    free(t);
+    cw_h5ad_close(h);
+    if (st) {
+        json_decref(out);
+        return cli_fail(cmd, st);
+    }
+    if (as_json) {
+        json_object_set_new(out, "n_cells", json_integer(n));
+        json_object_set_new(out, "n_genes", json_integer(g));
+        json_object_set_new(out, "x_sparse", json_boolean(sparse));
+        json_object_set_new(out, "x_bytes", json_real(bytes));
+        char *s = json_dumps(out, JSON_INDENT(2));
+        printf("%s\n", s);
+        free(s);
+    }
+    json_decref(out);
+    return 0;
+}
+
+static int bench_all(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    const char *cmd = "bench all";
+    char dir[] = "/tmp/cwbench-XXXXXX";
+    if (!mkdtemp(dir)) return cli_error(cmd, "cannot create a temporary directory");
+    char path[256];
+    snprintf(path, sizeof path, "%s/bench.h5ad", dir);
+    cw_sim_options o;
+    cw_sim_options_default(&o);
+    o.n_controls = 5000;
+    o.cells_per_perturbation = 1000;
+    o.n_genes = 2000;
+    o.n_combinations = 4;
+    o.write_graph = 0;
+    printf("== X read throughput (simulated %lld controls + %lld cells per perturbation, %lld "
+           "genes)\n",
+           (long long)o.n_controls, (long long)o.cells_per_perturbation, (long long)o.n_genes);
+    cw_status st = cw_simulate_write(&o, path, NULL, NULL, NULL);
+    int rc = st ? cli_fail(cmd, st) : 0;
+    if (!rc) {
+        char *args[] = {"read", path, NULL};
+        rc = bench_read(2, args);
+    }
+    char rm[300];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+    if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return rc;
+}
+
+int cmd_bench(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        printf("usage: causeway bench <what> [options]\n\n"
+               "  read FILE.h5ad   X read throughput (dense and CSR row blocks)\n"
+               "  all              every benchmark, on data generated on the fly\n");
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "read") == 0) return bench_read(argc - 1, argv + 1);
+    if (strcmp(argv[1], "all") == 0) return bench_all(argc - 1, argv + 1);
+    return cli_error("bench", "unknown benchmark '%s' (see causeway bench --help)", argv[1]);
+}
