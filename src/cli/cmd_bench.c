@@ -46,36 +46,38 @@ static bench_stats stats_of(double *t, int n) {
     return s;
 }
 
-/* Reads all of X in blocks of `block` rows, `repeat` times, as dense or CSR. */
-static cw_status time_read(cw_h5ad *h, int dense, int64_t block, int repeat, double *times,
+/* Reads all of X in blocks of `block` rows, as dense rows or as CSR rows. With times == NULL
+ * it is the untimed validation pass: *checksum becomes the sum of every value of X (double),
+ * which must agree across both read paths and across files holding the same matrix. Timed
+ * passes touch only two values per block. */
+static cw_status read_pass(cw_h5ad *h, int dense, int64_t block, float *buf, double *seconds,
                            double *checksum) {
     int64_t n = cw_h5ad_n_obs(h), g = cw_h5ad_n_vars(h);
-    float *buf = NULL;
-    if (dense) {
-        buf = cw_malloc_array((size_t)block * (size_t)g, sizeof(float));
-        if (!buf) return cw_fail(CW_ENOMEM, "out of memory for a %lld-row block", (long long)block);
-    }
+    int full = seconds == NULL;
     cw_status st = CW_OK;
-    for (int r = 0; r < repeat && st == CW_OK; r++) {
-        double t0 = cw_now(), sum = 0.0;
-        for (int64_t row = 0; row < n && st == CW_OK; row += block) {
-            int64_t m = n - row < block ? n - row : block;
-            if (dense) {
-                st = cw_h5ad_read_x_dense_rows(h, row, m, buf);
-                if (st == CW_OK) sum += buf[0] + buf[(size_t)m * (size_t)g - 1];
-            } else {
-                cw_csr c;
-                st = cw_h5ad_read_x_csr_rows(h, row, m, &c);
-                if (st == CW_OK) {
-                    if (c.nnz) sum += c.data[0] + c.data[c.nnz - 1];
-                    cw_csr_free(&c);
-                }
-            }
+    double t0 = cw_now(), sum = 0.0;
+    for (int64_t row = 0; row < n && st == CW_OK; row += block) {
+        int64_t m = n - row < block ? n - row : block;
+        if (dense) {
+            st = cw_h5ad_read_x_dense_rows(h, row, m, buf);
+            if (st != CW_OK) break;
+            if (full)
+                for (int64_t i = 0; i < m * g; i++) sum += buf[i];
+            else
+                sum += buf[0] + buf[(size_t)m * (size_t)g - 1];
+        } else {
+            cw_csr c;
+            st = cw_h5ad_read_x_csr_rows(h, row, m, &c);
+            if (st != CW_OK) break;
+            if (full)
+                for (int64_t k = 0; k < c.nnz; k++) sum += c.data[k];
+            else if (c.nnz)
+                sum += c.data[0] + c.data[c.nnz - 1];
+            cw_csr_free(&c);
         }
-        times[r] = cw_now() - t0;
-        *checksum = sum;
     }
-    cw_free(buf);
+    if (seconds) *seconds = cw_now() - t0;
+    *checksum = sum;
     return st;
 }
 
@@ -103,7 +105,8 @@ static int bench_read(int argc, char **argv) {
             printf("usage: causeway bench read FILE.h5ad [--block-rows N] [--repeat K] [--json]\n"
                    "Reads all of X in row blocks K times, as dense float32 rows and as CSR rows;\n"
                    "prints median/p10/p90 seconds, MB/s of X as stored (uncompressed bytes) and "
-                   "cells/s.\nTimes are warm-cache after the first pass.\n");
+                   "cells/s.\nAn untimed first pass sums every value of X (printed, to compare read paths and\n"
+                   "files) and warms the page cache.\n");
             return 0;
         default: return 2;
         }
@@ -125,25 +128,30 @@ static int bench_read(int argc, char **argv) {
         bench_context(stdout);
         printf("file: %s  %lld cells x %lld genes, X %s, %lld stored entries, %.1f MB on disk\n",
                path, (long long)n, (long long)g, sparse ? "CSR" : "dense", (long long)nnz, file_mb);
-        printf("%-10s %10s %10s %10s %12s %12s\n", "read as", "median s", "p10 s", "p90 s",
-               "MB/s", "cells/s");
+        printf("%-10s %10s %10s %10s %12s %12s %22s\n", "read as", "median s", "p10 s", "p90 s",
+               "MB/s", "cells/s", "sum of X (validation)");
     }
+    float *buf = cw_malloc_array((size_t)block * (size_t)(g > 0 ? g : 1), sizeof(float));
+    if (!buf) st = cw_fail(CW_ENOMEM, "out of memory for a %lld-row block", (long long)block);
     for (int dense = 1; dense >= 0 && st == CW_OK; dense--) {
-        double checksum = 0;
-        st = time_read(h, dense, block, (int)repeat, t, &checksum);
+        double checksum = 0, dummy = 0;
+        st = read_pass(h, dense, block, buf, NULL, &checksum); /* validation + warm-up */
+        for (int r = 0; r < repeat && st == CW_OK; r++)
+            st = read_pass(h, dense, block, buf, &t[r], &dummy);
         if (st) break;
         bench_stats s = stats_of(t, (int)repeat);
         double mbs = bytes / 1e6 / s.median, cps = (double)n / s.median;
         const char *name = dense ? "dense" : "csr";
         if (as_json)
             json_object_set_new(out, name,
-                                json_pack("{s:f,s:f,s:f,s:f,s:f}", "median_s", s.median, "p10_s",
-                                          s.p10, "p90_s", s.p90, "mb_per_s", mbs, "cells_per_s",
-                                          cps));
+                                json_pack("{s:f,s:f,s:f,s:f,s:f,s:f}", "median_s", s.median,
+                                          "p10_s", s.p10, "p90_s", s.p90, "mb_per_s", mbs,
+                                          "cells_per_s", cps, "checksum", checksum));
         else
-            printf("%-10s %10.3f %10.3f %10.3f %12.1f %12.0f\n", name, s.median, s.p10, s.p90, mbs,
-                   cps);
+            printf("%-10s %10.3f %10.3f %10.3f %12.1f %12.0f %22.6f\n", name, s.median, s.p10,
+                   s.p90, mbs, cps, checksum);
     }
+    cw_free(buf);
     free(t);
     cw_h5ad_close(h);
     if (st) {

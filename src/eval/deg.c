@@ -255,16 +255,6 @@ static void group_mean_var(const cw_deg_accum *a, int64_t g, int64_t j, double *
     *v = var;
 }
 
-static void table_release(cw_deg_table *t) {
-    cw_strings_free(&t->groups);
-    cw_strings_free(&t->names);
-    cw_free(t->scores);
-    cw_free(t->pvals);
-    cw_free(t->pvals_adj);
-    cw_free(t->logfoldchanges);
-    memset(t, 0, sizeof *t);
-}
-
 typedef struct {
     const char *name;
     int64_t g;
@@ -390,7 +380,7 @@ cw_status cw_deg_accum_finalize(const cw_deg_accum *a, int64_t reference,
             st = cw_strings_set(&out->names, o * n_top + r, gene_names->s[top[o * n_top + r]]);
     }
 done:
-    if (st != CW_OK) table_release(out);
+    if (st != CW_OK) cw_deg_table_free(out);
     cw_free(order);
     cw_free(top);
     cw_free(work);
