@@ -45,8 +45,8 @@ static void test_help(void **state) {
     assert_int_equal(run_prog("--help"), 0);
     assert_non_null(strstr(out, "simulate"));
     assert_non_null(strstr(out, "info"));
-    const char *cmds[] = {"simulate", "info", "bench"};
-    for (int i = 0; i < 3; i++) {
+    const char *cmds[] = {"simulate", "info", "bench", "split"};
+    for (int i = 0; i < 4; i++) {
         char a[64];
         snprintf(a, sizeof a, "%s --help", cmds[i]);
         assert_int_equal(run_prog(a), 0);
@@ -165,6 +165,41 @@ static void test_simulate_is_reproducible(void **state) {
     cwt_path(g1, sizeof g1, "r1.ppi.txt");
     cwt_path(g2, sizeof g2, "r2.ppi.txt");
     assert_int_equal(cwt_run(out, sizeof out, "cmp '%s' '%s'", g1, g2), 0);
+}
+
+/* split: make and save, check the saved file, reject it against other data. */
+static void test_split_command(void **state) {
+    (void)state;
+    char data[512], other[512], js[512], a[2048];
+    cwt_path(data, sizeof data, "split.h5ad");
+    cwt_path(other, sizeof other, "split_other.h5ad");
+    cwt_path(js, sizeof js, "split.json");
+    const char *flags = "--n-controls 30 --cells-per-perturbation 40 --n-genes 40 --n-programs 3 "
+                        "--n-targets 4 --n-combinations 2 --quiet --no-graph";
+    snprintf(a, sizeof a, "simulate --out '%s' %s --seed 1", data, flags);
+    assert_int_equal(run_prog(a), 0);
+    snprintf(a, sizeof a, "simulate --out '%s' %s --seed 1 --n-controls 31", other, flags);
+    assert_int_equal(run_prog(a), 0);
+    snprintf(a, sizeof a,
+             "split '%s' --kind reference --test-cells 16 --val-cells 8 --batch-size 8 --out '%s'",
+             data, js);
+    if (run_prog(a) != 0) fail_msg("split failed:\n%s", out);
+    /* 4 targets x 40 cells: each held out with 16 test and 8 val; doubles test-only */
+    assert_non_null(strstr(out, "train 64 cells in 4 perturbations, val 32 in 4, test 64 single"));
+    assert_non_null(strstr(out, "+ 80 combination cells in 2 combinations, 30 controls"));
+    assert_true(cwt_exists(js));
+    snprintf(a, sizeof a, "split '%s' --check '%s'", data, js);
+    assert_int_equal(run_prog(a), 0);
+    assert_non_null(strstr(out, "train 64 cells"));
+    snprintf(a, sizeof a, "split '%s' --check '%s'", other, js);
+    assert_int_equal(run_prog(a), 2);
+    assert_one_line_error(js, "cells");
+    snprintf(a, sizeof a, "split '%s' --kind sideways --out '%s'", data, js);
+    assert_int_equal(run_prog(a), 2);
+    assert_one_line_error("--kind", "sideways");
+    snprintf(a, sizeof a, "split '%s' --out '%s'", data, js); /* 96 + 64 + 1 > 40 cells */
+    assert_int_equal(run_prog(a), 2);
+    assert_one_line_error(data, "--test-cells");
 }
 
 /* Writes a small h5ad with the C writer; `bad` selects the defect. */
@@ -351,6 +386,7 @@ int main(void) {
         cmocka_unit_test(test_info_on_anndata_fixtures),
         cmocka_unit_test(test_simulate_then_info),
         cmocka_unit_test(test_simulate_is_reproducible),
+        cmocka_unit_test(test_split_command),
         cmocka_unit_test(test_good_small_file),
         cmocka_unit_test(test_bad_missing_file),
         cmocka_unit_test(test_bad_not_hdf5),

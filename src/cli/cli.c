@@ -1,6 +1,8 @@
 /* cli.c: error printing and strict flag parsing shared by the subcommands (cli.h). */
 #include "cli/cli.h"
 
+#include "data/perturb_h5ad.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -63,3 +65,20 @@ int cli_parse_f64(const char *cmd, const char *flag, const char *s, double lo, d
 }
 
 int cli_stderr_is_tty(void) { return isatty(2); }
+
+int cli_perturb_option(int c, const char *arg, cli_perturb_args *a) {
+    switch (c) {
+    case CLI_PERTURB_OPT_KEY: a->key = arg; return 1;
+    case CLI_PERTURB_OPT_SEPARATOR: a->separators = arg; return 1;
+    case CLI_PERTURB_OPT_CONTROL: return cw_strings_push(&a->controls, arg) == CW_OK ? 1 : -1;
+    default: return 0;
+    }
+}
+
+cw_status cli_perturb_design(cw_h5ad *h, const cli_perturb_args *a, cw_perturb_design *d) {
+    cw_perturb_opts po;
+    cw_perturb_opts_default(&po);
+    po.controls = a->controls.n ? &a->controls : NULL;
+    po.separators = a->separators;
+    return cw_perturb_design_from_h5ad(d, h, a->key, &po);
+}

@@ -6,6 +6,9 @@
 #define CW_CLI_H
 
 #include "causeway.h"
+#include "core/strings.h"
+#include "data/perturb.h"
+#include "io/h5ad.h"
 
 #include <stdint.h>
 
@@ -16,6 +19,7 @@
 int cmd_simulate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_split(int argc, char **argv);
 
 /* Prints "causeway <cmd>: error: <message>" to stderr; returns CLI_EXIT_USAGE. */
 int cli_error(const char *cmd, const char *fmt, ...)
@@ -34,6 +38,32 @@ int cli_parse_i64(const char *cmd, const char *flag, const char *s, int64_t lo, 
 int cli_parse_f64(const char *cmd, const char *flag, const char *s, double lo, double hi,
                   double *out);
 int cli_parse_u64(const char *cmd, const char *flag, const char *s, uint64_t *out);
+
+/* The perturbation-reading flags shared by every command that reads a dataset:
+ * --perturbation-key KEY, --control LABEL (repeatable), --separator CHARS. */
+typedef struct {
+    const char *key;
+    const char *separators;
+    cw_strings controls;
+} cli_perturb_args;
+#define CLI_PERTURB_OPT_KEY 1001
+#define CLI_PERTURB_OPT_CONTROL 1002
+#define CLI_PERTURB_OPT_SEPARATOR 1003
+#define CLI_PERTURB_LONG_OPTIONS                                                                   \
+    {"perturbation-key", required_argument, 0, CLI_PERTURB_OPT_KEY},                               \
+        {"control", required_argument, 0, CLI_PERTURB_OPT_CONTROL},                                \
+        {"separator", required_argument, 0, CLI_PERTURB_OPT_SEPARATOR}
+#define CLI_PERTURB_HELP                                                                           \
+    "  --perturbation-key KEY   obs column of perturbation labels (default: the first\n"         \
+    "                           present of guide_ids, perturbation, condition, gene)\n"          \
+    "  --control LABEL          a control label (repeatable; default: '', ctrl, control,\n"      \
+    "                           non-targeting)\n"                                                 \
+    "  --separator CHARS        characters separating the targets of a combination\n"           \
+    "                           (default ',+'; 'ctrl' tokens inside combinations are dropped)\n"
+/* Handles one getopt code: returns 1 if it was a perturbation flag, 0 if not, -1 on error. */
+int cli_perturb_option(int c, const char *arg, cli_perturb_args *a);
+/* Opens the design of an opened file with these flags. */
+cw_status cli_perturb_design(cw_h5ad *h, const cli_perturb_args *a, cw_perturb_design *d);
 
 /* 1 when stderr is a terminal (progress bars only then). */
 int cli_stderr_is_tty(void);

@@ -10,7 +10,6 @@
 #include "core/status.h"
 #include "core/strings.h"
 #include "data/perturb.h"
-#include "data/perturb_h5ad.h"
 #include "io/h5ad.h"
 
 #include <getopt.h>
@@ -24,12 +23,7 @@ static void info_help(void) {
            "Summarises FILE.h5ad as a perturbation dataset and checks it: X finite, gene names\n"
            "unique, control labels present, no perturbation without cells.\n\n"
            "  --json                   one JSON object on stdout instead of the table\n"
-           "  --perturbation-key KEY   obs column of perturbation labels (default: the first\n"
-           "                           present of guide_ids, perturbation, condition, gene)\n"
-           "  --control LABEL          a control label (repeatable; default: '', ctrl, control,\n"
-           "                           non-targeting)\n"
-           "  --separator CHARS        characters separating the targets of a combination\n"
-           "                           (default ',+'; 'ctrl' tokens inside combinations are dropped)\n"
+           CLI_PERTURB_HELP
            "  --no-check-x             skip the scan of X for NaN/Inf (faster on large files)\n");
 }
 
@@ -112,36 +106,31 @@ static void print_json(const info_summary *s, const cw_perturb_design *d) {
 int cmd_info(int argc, char **argv) {
     const char *cmd = "info";
     int as_json = 0, check_x = 1;
-    const char *key_req = NULL, *separators = NULL;
-    cw_strings controls = {0, NULL};
-    enum { O_JSON = 256, O_KEY, O_CTRL, O_SEP, O_NOCHECK };
+    cli_perturb_args pa = {NULL, NULL, {0, NULL}};
+    enum { O_JSON = 256, O_NOCHECK };
     static const struct option opts[] = {{"json", no_argument, 0, O_JSON},
-                                         {"perturbation-key", required_argument, 0, O_KEY},
-                                         {"control", required_argument, 0, O_CTRL},
-                                         {"separator", required_argument, 0, O_SEP},
+                                         CLI_PERTURB_LONG_OPTIONS,
                                          {"no-check-x", no_argument, 0, O_NOCHECK},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
     int c, rc = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int r = cli_perturb_option(c, optarg, &pa);
+        if (r < 0) {
+            cw_strings_free(&pa.controls);
+            return cli_fail(cmd, CW_ENOMEM);
+        }
+        if (r) continue;
         switch (c) {
-        case 'h': info_help(); cw_strings_free(&controls); return 0;
+        case 'h': info_help(); cw_strings_free(&pa.controls); return 0;
         case O_JSON: as_json = 1; break;
-        case O_KEY: key_req = optarg; break;
-        case O_CTRL:
-            if (cw_strings_push(&controls, optarg)) {
-                cw_strings_free(&controls);
-                return cli_fail(cmd, CW_ENOMEM);
-            }
-            break;
-        case O_SEP: separators = optarg; break;
         case O_NOCHECK: check_x = 0; break;
-        default: cw_strings_free(&controls); return CLI_EXIT_USAGE;
+        default: cw_strings_free(&pa.controls); return CLI_EXIT_USAGE;
         }
     }
     if (optind != argc - 1) {
-        cw_strings_free(&controls);
+        cw_strings_free(&pa.controls);
         return cli_error(cmd, "expected one FILE.h5ad (see --help)");
     }
     const char *path = argv[optind];
@@ -172,11 +161,7 @@ int cmd_info(int argc, char **argv) {
     }
     if (check_x && (st = cw_h5ad_check_x_finite(h))) goto done;
 
-    cw_perturb_opts po;
-    cw_perturb_opts_default(&po);
-    po.controls = controls.n ? &controls : NULL;
-    po.separators = separators;
-    if ((st = cw_perturb_design_from_h5ad(&d, h, key_req, &po))) goto done;
+    if ((st = cli_perturb_design(h, &pa, &d))) goto done;
     s.key = d.key;
 
     counts = cw_malloc_array((size_t)(d.n_perts > 0 ? d.n_perts : 1), sizeof(int64_t));
@@ -214,7 +199,7 @@ done:
     cw_free(counts);
     cw_perturb_design_free(&d);
     cw_strings_free(&var_names);
-    cw_strings_free(&controls);
+    cw_strings_free(&pa.controls);
     if (h) cw_h5ad_close(h);
     return rc;
 }

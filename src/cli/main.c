@@ -16,6 +16,7 @@ typedef struct {
 static const cli_command commands[] = {
     {"simulate", cmd_simulate, "write a simulated Perturb-seq dataset with known causal truth"},
     {"info", cmd_info, "summarise an .h5ad file as a perturbation dataset"},
+    {"split", cmd_split, "make, save or check a seeded train/val/test split"},
     {"bench", cmd_bench, "time the library's kernels and I/O (medians and ratios)"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
