@@ -1,0 +1,28 @@
+/* linear.c: fully connected layer forward/backward (linear.h, spec §4.0). */
+#include "nn/linear.h"
+
+void cw_linear_forward(real *out, const real *inp, const real *weight, const real *bias,
+                       int64_t n, int64_t in, int64_t out_dim) {
+    if (bias) {
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t o = 0; o < out_dim; o++) out[i * out_dim + o] = bias[o];
+    }
+    /* out (N, OUT) = inp (N, IN) W^T (IN, OUT) [+ out] */
+    cw_gemm(0, 1, n, out_dim, in, 1, inp, in, weight, in, bias ? 1 : 0, out, out_dim);
+}
+
+void cw_linear_backward(real *dinp, real *dweight, real *dbias, const real *dout,
+                        const real *inp, const real *weight, int64_t n, int64_t in,
+                        int64_t out_dim) {
+    /* dinp (N, IN) += dout (N, OUT) W (OUT, IN) */
+    if (dinp) cw_gemm(0, 0, n, in, out_dim, 1, dout, out_dim, weight, in, 1, dinp, in);
+    /* dweight (OUT, IN) += dout^T (OUT, N) inp (N, IN) */
+    if (dweight) cw_gemm(1, 0, out_dim, in, n, 1, dout, out_dim, inp, in, 1, dweight, in);
+    if (dbias) {
+        for (int64_t o = 0; o < out_dim; o++) {
+            double s = 0;
+            for (int64_t i = 0; i < n; i++) s += dout[i * out_dim + o];
+            dbias[o] += (real)s;
+        }
+    }
+}

@@ -1,0 +1,20 @@
+/* linear.h: fully connected layer, out = inp W^T + b (spec §4.0: encoder fc1/fc_mean/fc_var,
+ * intervention MLP c1/c2, decoder d1/d2). torch.nn.Linear layout: weight (OUT, IN) row-major.
+ * Both directions go through cw_gemm; backward accumulates (+=) into the gradient buffers. */
+#ifndef CW_NN_LINEAR_H
+#define CW_NN_LINEAR_H
+
+#include "nn/real.h"
+
+#include <stdint.h>
+
+/* linear: inp (N, IN), weight (OUT, IN), bias (OUT) or NULL -> out (N, OUT) */
+void cw_linear_forward(real *out, const real *inp, const real *weight, const real *bias,
+                       int64_t n, int64_t in, int64_t out_dim);
+/* accumulates: dinp (N, IN) += dout W, dweight (OUT, IN) += dout^T inp,
+ * dbias (OUT) += sum_n dout; dout (N, OUT). Any of dinp, dweight, dbias may be NULL. */
+void cw_linear_backward(real *dinp, real *dweight, real *dbias, const real *dout,
+                        const real *inp, const real *weight, int64_t n, int64_t in,
+                        int64_t out_dim);
+
+#endif

@@ -1,0 +1,25 @@
+/* loss.h: reconstruction MSE and the L1 sparsity penalty on the DAG weights (spec §5.1 items 2
+ * and 4, §5.6).
+ *   MSE = mean over all N entries of (pred - target)^2        (nn.MSELoss, reduction mean)
+ *   L1  = sum_{i<j} |G_ij|   (strict upper triangle of the Z x Z matrix G; subgradient sign(G_ij),
+ *         0 at 0; the diagonal and lower triangle get no gradient)
+ * Losses accumulate in double and are returned; backward takes dloss (the loss weight) and
+ * accumulates (+=) into the gradient buffers. */
+#ifndef CW_NN_LOSS_H
+#define CW_NN_LOSS_H
+
+#include "nn/real.h"
+
+#include <stdint.h>
+
+/* mse: pred (N), target (N) -> returns mean (pred - target)^2 */
+double cw_mse_forward(const real *pred, const real *target, int64_t n);
+/* accumulates: dpred (N) += dloss 2 (pred - target) / N */
+void cw_mse_backward(real *dpred, double dloss, const real *pred, const real *target, int64_t n);
+
+/* l1 of the strict upper triangle: g (Z, Z) -> returns sum_{i<j} |g_ij| */
+double cw_l1_triu_forward(const real *g, int64_t z);
+/* accumulates: dg_ij (Z, Z) += dloss sign(g_ij) for i < j; other entries untouched */
+void cw_l1_triu_backward(real *dg, double dloss, const real *g, int64_t z);
+
+#endif

@@ -1,0 +1,99 @@
+/* mmd.c: multi-bandwidth MMD forward/backward (mmd.h, spec §5.1 item 1, §5.6).
+ * Conventions: T = [x; y] is never materialised; the (N+M)^2 distance matrix is assembled from
+ * three GEMM blocks (x x^T, y y^T, x y^T) and mirrored. Kernel sums are evaluated in double. */
+#include "nn/mmd.h"
+
+int64_t cw_mmd_scratch_size(int64_t n, int64_t m) { return (n + m) * (n + m); }
+
+/* b_0 = sigma / 2^(kernel_num / 2) (kernel_mul 2, integer division as the reference) */
+static double mmd_b0(double sigma, int64_t kernel_num) {
+    return sigma / ldexp(1.0, (int)(kernel_num / 2));
+}
+
+/* Weight of pair (i, j) of T in the V-statistic. */
+static inline double mmd_coef(int64_t i, int64_t j, int64_t n, int64_t m) {
+    int xi = i < n, xj = j < n;
+    if (xi && xj) return 1.0 / ((double)n * (double)n);
+    if (!xi && !xj) return 1.0 / ((double)m * (double)m);
+    return -1.0 / ((double)n * (double)m);
+}
+
+double cw_mmd_forward(real *dist, const real *x, const real *y, int64_t n, int64_t m, int64_t d,
+                      double sigma, int64_t kernel_num) {
+    CW_ASSERT(n > 0 && m > 0 && d >= 0 && sigma > 0 && kernel_num > 0);
+    const int64_t t = n + m;
+    /* Gram blocks of T T^T; the lower-left (y x^T) block is filled by mirroring below */
+    cw_gemm(0, 1, n, n, d, 1, x, d, x, d, 0, dist, t);
+    cw_gemm(0, 1, m, m, d, 1, y, d, y, d, 0, dist + n * t + n, t);
+    cw_gemm(0, 1, n, m, d, 1, x, d, y, d, 0, dist + n, t);
+    /* distances from the upper triangle; the diagonal (squared norms) is only read here */
+    for (int64_t i = 0; i < t; i++) {
+        const real gii = dist[i * t + i];
+        for (int64_t j = i + 1; j < t; j++) {
+            real v = gii + dist[j * t + j] - 2 * dist[i * t + j];
+            v = v > 0 ? v : 0;
+            dist[i * t + j] = v;
+            dist[j * t + i] = v;
+        }
+    }
+    for (int64_t i = 0; i < t; i++) dist[i * t + i] = 0;
+
+    const double b0 = mmd_b0(sigma, kernel_num);
+    /* each diagonal entry contributes K = kernel_num */
+    double loss = (double)kernel_num * (1.0 / (double)n + 1.0 / (double)m);
+    for (int64_t i = 0; i < t; i++) {
+        double row = 0;
+        for (int64_t j = i + 1; j < t; j++) {
+            const double dij = dist[i * t + j];
+            double k = 0, b = b0;
+            for (int64_t q = 0; q < kernel_num; q++, b *= 2) k += exp(-dij / b);
+            row += mmd_coef(i, j, n, m) * k;
+        }
+        loss += 2 * row; /* (i, j) and (j, i) */
+    }
+    return loss;
+}
+
+void cw_mmd_backward(real *dx, real *dy, real *scratch, double dloss, const real *x,
+                     const real *y, const real *dist, int64_t n, int64_t m, int64_t d,
+                     double sigma, int64_t kernel_num) {
+    CW_ASSERT(n > 0 && m > 0 && d >= 0 && sigma > 0 && kernel_num > 0);
+    if (!dx && !dy) return;
+    const int64_t t = n + m;
+    const double b0 = mmd_b0(sigma, kernel_num);
+    real *p = scratch;
+    /* p_ij = c_ij w_ij (symmetric); the diagonal cancels in the gradient and is set to 0 */
+    for (int64_t i = 0; i < t; i++) {
+        p[i * t + i] = 0;
+        for (int64_t j = i + 1; j < t; j++) {
+            const double dij = dist[i * t + j];
+            double w = 0, b = b0;
+            for (int64_t q = 0; q < kernel_num; q++, b *= 2) w += exp(-dij / b) / b;
+            const real v = (real)(mmd_coef(i, j, n, m) * w);
+            p[i * t + j] = v;
+            p[j * t + i] = v;
+        }
+    }
+    /* grad_a = -4 dloss (r_a t_a - sum_j p_aj t_j),  r_a = sum_j p_aj */
+    const real a4 = (real)(4.0 * dloss);
+    if (dx) {
+        for (int64_t a = 0; a < n; a++) {
+            double r = 0;
+            for (int64_t j = 0; j < t; j++) r += p[a * t + j];
+            const real s = (real)(-4.0 * dloss * r);
+            for (int64_t k = 0; k < d; k++) dx[a * d + k] += s * x[a * d + k];
+        }
+        cw_gemm(0, 0, n, d, n, a4, p, t, x, d, 1, dx, d);     /* + 4 dloss p_xx x */
+        cw_gemm(0, 0, n, d, m, a4, p + n, t, y, d, 1, dx, d); /* + 4 dloss p_xy y */
+    }
+    if (dy) {
+        for (int64_t a = 0; a < m; a++) {
+            double r = 0;
+            for (int64_t j = 0; j < t; j++) r += p[(n + a) * t + j];
+            const real s = (real)(-4.0 * dloss * r);
+            for (int64_t k = 0; k < d; k++) dy[a * d + k] += s * y[a * d + k];
+        }
+        cw_gemm(0, 0, m, d, n, a4, p + n * t, t, x, d, 1, dy, d);     /* + 4 dloss p_yx x */
+        cw_gemm(0, 0, m, d, m, a4, p + n * t + n, t, y, d, 1, dy, d); /* + 4 dloss p_yy y */
+    }
+}

@@ -1,0 +1,554 @@
+/* test_nn_kernels.c: forward values (and backward against closed forms) of the nn kernels in
+ * the float build the library ships: GEMM wrapper, linear, LeakyReLU, softplus,
+ * reparameterisation, KL, MSE, L1, softmax, MMD (against a naive O(n^2 D) double loop and
+ * hand values), the DAG layer (against an explicit dense inverse), Adam (against the torch
+ * formulas iterated by hand in double) and the gradient clamp. Spec: grace_cmvae.md §4.0, §5.1,
+ * §5.4, §5.6. Finite-difference gradient checks live in test_nn_gradcheck.c (double build).
+ * Comparisons use atol + rtol*|ref| and print the worst element. */
+#include "test_util.h"
+
+#include "core/rng.h"
+#include "nn/activation.h"
+#include "nn/adam.h"
+#include "nn/dag.h"
+#include "nn/linear.h"
+#include "nn/loss.h"
+#include "nn/mmd.h"
+#include "nn/real.h"
+#include "nn/softmax.h"
+#include "nn/vae.h"
+
+#include <math.h>
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+static void fill_uniform(cw_rng *r, real *a, int64_t n, double lo, double hi) {
+    for (int64_t i = 0; i < n; i++) a[i] = (real)(lo + (hi - lo) * cw_rng_uniform(r));
+}
+
+static void fill_normal(cw_rng *r, real *a, int64_t n, double sd) {
+    for (int64_t i = 0; i < n; i++) a[i] = (real)(sd * cw_rng_normal(r));
+}
+
+static void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size);
+    assert_non_null(p);
+    return p;
+}
+
+/* Asserts |got - ref| <= atol + rtol |ref| elementwise; prints the worst element. */
+static void expect_close(const char *what, const real *got, const double *ref, int64_t n,
+                         double atol, double rtol) {
+    double worst = 0;
+    int64_t wi = 0;
+    int ok = 1;
+    for (int64_t i = 0; i < n; i++) {
+        double err = fabs((double)got[i] - ref[i]);
+        double lim = atol + rtol * fabs(ref[i]);
+        if (!(err <= lim)) ok = 0; /* NaN fails */
+        if (!(err / lim <= worst)) {
+            worst = err / lim;
+            wi = i;
+        }
+    }
+    if (!ok || getenv("CW_TEST_VERBOSE"))
+        printf("  %-28s worst [%lld] got %.9g ref %.9g (err/limit %.3g)\n", what, (long long)wi,
+               n ? (double)got[wi] : 0.0, n ? ref[wi] : 0.0, worst);
+    assert_true(ok);
+}
+
+static void expect_close1(const char *what, double got, double ref, double atol, double rtol) {
+    if (!(fabs(got - ref) <= atol + rtol * fabs(ref)) || getenv("CW_TEST_VERBOSE"))
+        printf("  %-28s got %.12g ref %.12g\n", what, got, ref);
+    assert_true(fabs(got - ref) <= atol + rtol * fabs(ref));
+}
+
+/* ---- GEMM wrapper ----------------------------------------------------------------------- */
+
+static void test_gemm_wrapper(void **state) {
+    (void)state;
+    cw_rng r;
+    cw_rng_seed(&r, 1);
+    const int64_t m = 5, n = 7, k = 3, ld = 11; /* ld > every width: strided sub-matrices */
+    real *a = xcalloc(11 * 11, sizeof(real)), *b = xcalloc(11 * 11, sizeof(real));
+    real *c = xcalloc(11 * 11, sizeof(real));
+    double *ref = xcalloc(m * n, sizeof(double));
+    real *cc = xcalloc(m * n, sizeof(real));
+    fill_uniform(&r, a, 121, -1, 1);
+    fill_uniform(&r, b, 121, -1, 1);
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            fill_uniform(&r, c, 121, -1, 1);
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < n; j++) {
+                    double s = 0;
+                    for (int64_t p = 0; p < k; p++) {
+                        double av = ta ? a[p * ld + i] : a[i * ld + p];
+                        double bv = tb ? b[j * ld + p] : b[p * ld + j];
+                        s += av * bv;
+                    }
+                    ref[i * n + j] = 0.5 * s - 2.0 * c[i * ld + j];
+                }
+            cw_gemm(ta, tb, m, n, k, 0.5f, a, ld, b, ld, -2.0f, c, ld);
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < n; j++) cc[i * n + j] = c[i * ld + j];
+            expect_close("gemm", cc, ref, m * n, 1e-6, 1e-5);
+        }
+    /* K = 0: C = beta C; beta = 0 clears even NaN */
+    for (int64_t i = 0; i < m * n; i++) c[i] = 3;
+    cw_gemm(0, 0, m, n, 0, 1, a, 1, b, n, 0.5f, c, n);
+    assert_true(c[0] == 1.5f && c[m * n - 1] == 1.5f);
+    c[0] = NAN;
+    cw_gemm(0, 0, m, n, 0, 1, a, 1, b, n, 0, c, n);
+    assert_true(c[0] == 0);
+    free(a), free(b), free(c), free(ref), free(cc);
+}
+
+/* ---- linear ----------------------------------------------------------------------------- */
+
+static void test_linear(void **state) {
+    (void)state;
+    cw_rng r;
+    cw_rng_seed(&r, 2);
+    const int64_t n = 7, in = 13, out = 5;
+    real *x = xcalloc(n * in, sizeof(real)), *w = xcalloc(out * in, sizeof(real));
+    real *b = xcalloc(out, sizeof(real)), *y = xcalloc(n * out, sizeof(real));
+    real *dy = xcalloc(n * out, sizeof(real)), *dx = xcalloc(n * in, sizeof(real));
+    real *dw = xcalloc(out * in, sizeof(real)), *db = xcalloc(out, sizeof(real));
+    double *ref = xcalloc(n * in + out * in, sizeof(double));
+    fill_uniform(&r, x, n * in, -1, 1);
+    fill_uniform(&r, w, out * in, -1, 1);
+    fill_uniform(&r, b, out, -1, 1);
+    fill_uniform(&r, dy, n * out, -1, 1);
+
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        cw_linear_forward(y, x, w, with_bias ? b : NULL, n, in, out);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t o = 0; o < out; o++) {
+                double s = with_bias ? b[o] : 0;
+                for (int64_t k = 0; k < in; k++) s += (double)x[i * in + k] * w[o * in + k];
+                ref[i * out + o] = s;
+            }
+        expect_close(with_bias ? "linear fwd" : "linear fwd (no bias)", y, ref, n * out, 1e-6,
+                     1e-5);
+    }
+
+    /* backward accumulates on top of what is already there */
+    for (int64_t i = 0; i < n * in; i++) dx[i] = 0.5f;
+    for (int64_t i = 0; i < out * in; i++) dw[i] = -1.0f;
+    for (int64_t i = 0; i < out; i++) db[i] = 2.0f;
+    cw_linear_backward(dx, dw, db, dy, x, w, n, in, out);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < in; k++) {
+            double s = 0.5;
+            for (int64_t o = 0; o < out; o++) s += (double)dy[i * out + o] * w[o * in + k];
+            ref[i * in + k] = s;
+        }
+    expect_close("linear dinp", dx, ref, n * in, 1e-6, 1e-5);
+    for (int64_t o = 0; o < out; o++)
+        for (int64_t k = 0; k < in; k++) {
+            double s = -1.0;
+            for (int64_t i = 0; i < n; i++) s += (double)dy[i * out + o] * x[i * in + k];
+            ref[o * in + k] = s;
+        }
+    expect_close("linear dweight", dw, ref, out * in, 1e-6, 1e-5);
+    for (int64_t o = 0; o < out; o++) {
+        double s = 2.0;
+        for (int64_t i = 0; i < n; i++) s += dy[i * out + o];
+        ref[o] = s;
+    }
+    expect_close("linear dbias", db, ref, out, 1e-6, 1e-5);
+    /* NULL gradients are skipped */
+    cw_linear_backward(NULL, NULL, db, dy, x, w, n, in, out);
+    free(x), free(w), free(b), free(y), free(dy), free(dx), free(dw), free(db), free(ref);
+}
+
+/* ---- activations ------------------------------------------------------------------------ */
+
+static void test_lrelu(void **state) {
+    (void)state;
+    real x[6] = {-2.0f, -0.5f, 0.0f, -0.0f, 0.25f, 3.0f};
+    double ref[6] = {-0.4, -0.1, 0.0, 0.0, 0.25, 3.0};
+    real y[6], d[6];
+    cw_lrelu_forward(y, x, 6);
+    expect_close("lrelu fwd", y, ref, 6, 1e-7, 1e-6);
+    real dout[6] = {1, 2, 3, 4, 5, 6};
+    /* derivative 0.2 for v <= 0, including exactly 0 (torch); from the input... */
+    for (int i = 0; i < 6; i++) d[i] = 1.0f;
+    cw_lrelu_backward(d, dout, x, 6);
+    double dref[6] = {1 + 0.2, 1 + 0.4, 1 + 0.6, 1 + 0.8, 1 + 5, 1 + 6};
+    expect_close("lrelu bwd (input)", d, dref, 6, 1e-6, 1e-6);
+    /* ...and identically from the output of an in-place forward */
+    real z[6];
+    memcpy(z, x, sizeof z);
+    cw_lrelu_forward(z, z, 6);
+    expect_close("lrelu fwd in place", z, ref, 6, 1e-7, 1e-6);
+    for (int i = 0; i < 6; i++) d[i] = 1.0f;
+    cw_lrelu_backward(d, dout, z, 6);
+    expect_close("lrelu bwd (output)", d, dref, 6, 1e-6, 1e-6);
+}
+
+static void test_softplus(void **state) {
+    (void)state;
+    real x[8] = {-30.0f, -1.0f, 0.0f, 1.0f, 19.5f, 20.0f, 20.5f, 50.0f};
+    double ref[8], dref[8];
+    for (int i = 0; i < 8; i++) {
+        double v = x[i];
+        ref[i] = v > 20 ? v : log1p(exp(v)); /* at exactly 20 torch still uses log1p(exp) */
+        dref[i] = 0.5 + (v > 20 ? 1.0 : 1.0 / (1.0 + exp(-v)));
+    }
+    assert_true(fabs(ref[2] - log(2.0)) < 1e-15);
+    real y[8], d[8], dout[8];
+    cw_softplus_forward(y, x, 8);
+    expect_close("softplus fwd", y, ref, 8, 1e-12, 2e-7);
+    assert_true(y[0] > 0); /* 9.4e-14, no underflow to 0 */
+    for (int i = 0; i < 8; i++) d[i] = 0.5f, dout[i] = 1.0f;
+    cw_softplus_backward(d, dout, x, 8);
+    expect_close("softplus bwd", d, dref, 8, 1e-7, 1e-6);
+    /* above the threshold the derivative is exactly 1, as torch */
+    assert_true(d[6] == 1.5f && d[7] == 1.5f);
+}
+
+/* ---- VAE pieces, MSE, L1 ---------------------------------------------------------------- */
+
+static void test_reparam_and_kl(void **state) {
+    (void)state;
+    const double e = exp(1.0);
+    real mu[4] = {0, 1, 2, 0}, var[4] = {1, 1, (real)e, 1}, eps[4] = {0.5f, -1, 2, 0.25f};
+    real z[4];
+    cw_reparam_forward(z, mu, var, eps, 4);
+    double zref[4] = {0.5, 0.0, 2 + sqrt(e) * 2, 0.25};
+    expect_close("reparam fwd", z, zref, 4, 1e-6, 1e-6);
+    real dz[4] = {1, 2, 3, 4}, dmu[4] = {0}, dvar[4] = {0};
+    cw_reparam_backward(dmu, dvar, dz, var, eps, 4);
+    double dmuref[4] = {1, 2, 3, 4}, dvarref[4] = {0.25, -1, 3.0 / sqrt(e), 0.5};
+    expect_close("reparam dmu", dmu, dmuref, 4, 1e-6, 1e-6);
+    expect_close("reparam dvar", dvar, dvarref, 4, 1e-6, 1e-6);
+
+    /* B = 2, Z = 2: terms (1 + log var - mu^2 - var) = 0, -1, -2 - e, 0  ->  KL = (3 + e) / 4 */
+    expect_close1("kl", cw_kl_forward(mu, var, 2, 2), (3 + e) / 4, 1e-7, 1e-6);
+    for (int i = 0; i < 4; i++) dmu[i] = dvar[i] = 0;
+    cw_kl_backward(dmu, dvar, 2.0, mu, var, 2, 2); /* dloss = beta = 2 */
+    double kmu[4], kvar[4];
+    for (int i = 0; i < 4; i++) {
+        kmu[i] = 2.0 * mu[i] / 2;
+        kvar[i] = 2.0 * (1 - 1 / (double)var[i]) / 4;
+    }
+    expect_close("kl dmu", dmu, kmu, 4, 1e-7, 1e-6);
+    expect_close("kl dvar", dvar, kvar, 4, 1e-7, 1e-6);
+}
+
+static void test_mse_and_l1(void **state) {
+    (void)state;
+    real p[4] = {1, 2, 3, 4}, t[4] = {1, 0, 4, 2};
+    expect_close1("mse", cw_mse_forward(p, t, 4), (0 + 4 + 1 + 4) / 4.0, 1e-12, 1e-12);
+    real dp[4] = {1, 1, 1, 1};
+    cw_mse_backward(dp, 3.0, p, t, 4);
+    double dref[4] = {1, 1 + 3 * 2 * 2 / 4.0, 1 - 3 * 2 / 4.0, 1 + 3 * 2 * 2 / 4.0};
+    expect_close("mse bwd", dp, dref, 4, 1e-7, 1e-7);
+
+    /* 3 x 3: strict upper (0,1)=-2, (0,2)=0, (1,2)=0.5; diagonal and lower are ignored */
+    real g[9] = {9, -2, 0, 7, 9, 0.5f, -7, 7, 9};
+    expect_close1("l1 triu", cw_l1_triu_forward(g, 3), 2.5, 1e-12, 1e-12);
+    real dg[9];
+    for (int i = 0; i < 9; i++) dg[i] = 1;
+    cw_l1_triu_backward(dg, 1e-4, g, 3);
+    double gref[9] = {1, 1 - 1e-4, 1, 1, 1, 1 + 1e-4, 1, 1, 1};
+    expect_close("l1 triu bwd", dg, gref, 9, 1e-9, 1e-7);
+}
+
+/* ---- softmax ---------------------------------------------------------------------------- */
+
+static void test_softmax(void **state) {
+    (void)state;
+    cw_rng r;
+    cw_rng_seed(&r, 3);
+    const int64_t n = 4, c = 9;
+    const real tau = 2.5f;
+    real l[36], p[36], dp[36], dl[36];
+    double ref[36];
+    fill_uniform(&r, l, n * c, -2, 2);
+    l[0] = 1000, l[1] = -1000; /* tau*1000: must not overflow */
+    cw_softmax_forward(p, l, tau, n, c);
+    for (int64_t i = 0; i < n; i++) {
+        double mx = -INFINITY, s = 0;
+        for (int64_t k = 0; k < c; k++) mx = fmax(mx, (double)tau * l[i * c + k]);
+        for (int64_t k = 0; k < c; k++) s += exp((double)tau * l[i * c + k] - mx);
+        for (int64_t k = 0; k < c; k++) ref[i * c + k] = exp((double)tau * l[i * c + k] - mx) / s;
+    }
+    expect_close("softmax fwd", p, ref, n * c, 1e-7, 1e-5);
+    assert_true(p[0] == 1.0f && p[1] == 0.0f);
+    /* backward against the explicit Jacobian tau (diag(p) - p p^T) */
+    fill_uniform(&r, dp, n * c, -1, 1);
+    for (int64_t i = 0; i < n * c; i++) dl[i] = 0.25f;
+    cw_softmax_backward(dl, dp, p, tau, n, c);
+    double dref[36];
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < c; k++) {
+            double s = 0;
+            for (int64_t j = 0; j < c; j++) {
+                double jac = tau * ((j == k) * ref[i * c + k] - ref[i * c + j] * ref[i * c + k]);
+                s += jac * dp[i * c + j];
+            }
+            dref[i * c + k] = 0.25 + s;
+        }
+    expect_close("softmax bwd", dl, dref, n * c, 1e-6, 1e-5);
+    /* tau = 1 on equal logits: uniform */
+    real e[3] = {5, 5, 5}, pe[3];
+    cw_softmax_forward(pe, e, 1.0f, 1, 3);
+    double u[3] = {1 / 3.0, 1 / 3.0, 1 / 3.0};
+    expect_close("softmax uniform", pe, u, 3, 1e-7, 1e-6);
+}
+
+/* ---- MMD -------------------------------------------------------------------------------- */
+
+/* The reference definition, naively: T = [x; y], explicit differences, kernel sums in double,
+ * biased V-statistic with coefficients 1/n^2, 1/m^2, -1/(nm) (= mean(XX+YY-XY-YX) if n == m). */
+static double naive_mmd(const real *x, const real *y, int64_t n, int64_t m, int64_t d,
+                        double sigma, int kn, double *gx /* (n, d) or NULL */) {
+    const int64_t t = n + m;
+    double b0 = sigma / pow(2.0, kn / 2), loss = 0;
+    if (gx)
+        for (int64_t i = 0; i < n * d; i++) gx[i] = 0;
+    for (int64_t i = 0; i < t; i++)
+        for (int64_t j = 0; j < t; j++) {
+            const real *ti = i < n ? x + i * d : y + (i - n) * d;
+            const real *tj = j < n ? x + j * d : y + (j - n) * d;
+            double dist = 0;
+            for (int64_t k = 0; k < d; k++) {
+                double diff = (double)ti[k] - tj[k];
+                dist += diff * diff;
+            }
+            double kv = 0, w = 0;
+            for (int q = 0; q < kn; q++) {
+                double b = b0 * pow(2.0, q);
+                kv += exp(-dist / b);
+                w += exp(-dist / b) / b;
+            }
+            double c = (i < n) == (j < n) ? (i < n ? 1.0 / (n * n) : 1.0 / (m * m))
+                                          : -1.0 / (n * m);
+            loss += c * kv;
+            /* spec §5.6: dMMD/dt_a = -4 sum_j c_aj w_aj (t_a - t_j) */
+            if (gx && i < n)
+                for (int64_t k = 0; k < d; k++)
+                    gx[i * d + k] += -4 * c * w * ((double)ti[k] - tj[k]);
+        }
+    return loss;
+}
+
+static void test_mmd_hand_values(void **state) {
+    (void)state;
+    /* n = m = 1, D = 1, x = 0, y = 1: MMD = 10 + 10 - 2 sum_q exp(-1/b_q), b = 31.25 * 2^q */
+    const double b[10] = {31.25, 62.5, 125, 250, 500, 1000, 2000, 4000, 8000, 16000};
+    double kxy = 0;
+    for (int q = 0; q < 10; q++) kxy += exp(-1.0 / b[q]);
+    real x[1] = {0}, y[1] = {1}, dist[4];
+    expect_close1("mmd 1x1", cw_mmd_forward(dist, x, y, 1, 1, 1, 1000, 10), 20 - 2 * kxy, 1e-9,
+                  1e-6);
+    assert_true(dist[0] == 0 && dist[3] == 0 && dist[1] == 1 && dist[2] == 1);
+    /* the same set on both sides: 0 (the diagonal's kernel_num cancels) */
+    real s[6] = {0.5f, 1, -2, 3, 0, 1};
+    real dist2[16];
+    double v = cw_mmd_forward(dist2, s, s, 2, 2, 3, 1000, 10);
+    assert_true(fabs(v) < 1e-6);
+    assert_int_equal(cw_mmd_scratch_size(32, 32), 64 * 64);
+}
+
+static void test_mmd_matches_naive(void **state) {
+    (void)state;
+    cw_rng r;
+    cw_rng_seed(&r, 4);
+    const int64_t cases[3][3] = {{32, 32, 50}, {5, 3, 7}, {1, 4, 2}}; /* n, m, D */
+    const double sigmas[3] = {1000, 1000, 2};
+    for (int cs = 0; cs < 3; cs++) {
+        const int64_t n = cases[cs][0], m = cases[cs][1], d = cases[cs][2];
+        const double sigma = sigmas[cs];
+        real *x = xcalloc(n * d, sizeof(real)), *y = xcalloc(m * d, sizeof(real));
+        real *dist = xcalloc(cw_mmd_scratch_size(n, m), sizeof(real));
+        real *scr = xcalloc(cw_mmd_scratch_size(n, m), sizeof(real));
+        real *dx = xcalloc(n * d, sizeof(real)), *dy = xcalloc(m * d, sizeof(real));
+        double *gref = xcalloc(n * d, sizeof(double));
+        /* expression-like values; y shifted so the two sets differ */
+        fill_uniform(&r, x, n * d, 0, 3);
+        fill_uniform(&r, y, m * d, 0.5, 3.5);
+        double ref = naive_mmd(x, y, n, m, d, sigma, 10, gref);
+        double got = cw_mmd_forward(dist, x, y, n, m, d, sigma, 10);
+        expect_close1("mmd vs naive", got, ref, 1e-6, 1e-4);
+        /* gradient w.r.t. the generated rows (spec §5.6 closed form), accumulated onto 1 */
+        for (int64_t i = 0; i < n * d; i++) dx[i] = 1, gref[i] = 1 + 0.5 * gref[i];
+        cw_mmd_backward(dx, NULL, scr, 0.5, x, y, dist, n, m, d, sigma, 10);
+        expect_close("mmd dx vs closed form", dx, gref, n * d, 1e-6, 1e-4);
+        /* dy: by symmetry of the definition, swap the roles of x and y */
+        double *gy = xcalloc(m * d, sizeof(double));
+        naive_mmd(y, x, m, n, d, sigma, 10, gy);
+        for (int64_t i = 0; i < m * d; i++) gy[i] *= 0.5;
+        cw_mmd_backward(NULL, dy, scr, 0.5, x, y, dist, n, m, d, sigma, 10);
+        expect_close("mmd dy vs closed form", dy, gy, m * d, 1e-6, 1e-4);
+        free(x), free(y), free(dist), free(scr), free(dx), free(dy), free(gref), free(gy);
+    }
+}
+
+/* ---- DAG layer -------------------------------------------------------------------------- */
+
+/* M = (I - triu(G,1))^{-1} by Gauss-Jordan with partial pivoting, in double. */
+static void dense_inverse_i_minus_a(double *minv, const real *g, int64_t z) {
+    double *a = xcalloc(z * 2 * z, sizeof(double));
+    for (int64_t i = 0; i < z; i++) {
+        for (int64_t j = 0; j < z; j++)
+            a[i * 2 * z + j] = (i == j) - (j > i ? (double)g[i * z + j] : 0);
+        a[i * 2 * z + z + i] = 1;
+    }
+    for (int64_t c = 0; c < z; c++) {
+        int64_t piv = c;
+        for (int64_t i = c + 1; i < z; i++)
+            if (fabs(a[i * 2 * z + c]) > fabs(a[piv * 2 * z + c])) piv = i;
+        for (int64_t j = 0; j < 2 * z; j++) {
+            double tmp = a[c * 2 * z + j];
+            a[c * 2 * z + j] = a[piv * 2 * z + j];
+            a[piv * 2 * z + j] = tmp;
+        }
+        double inv = 1 / a[c * 2 * z + c];
+        for (int64_t j = 0; j < 2 * z; j++) a[c * 2 * z + j] *= inv;
+        for (int64_t i = 0; i < z; i++)
+            if (i != c) {
+                double f = a[i * 2 * z + c];
+                for (int64_t j = 0; j < 2 * z; j++) a[i * 2 * z + j] -= f * a[c * 2 * z + j];
+            }
+    }
+    for (int64_t i = 0; i < z; i++)
+        for (int64_t j = 0; j < z; j++) minv[i * z + j] = a[i * 2 * z + z + j];
+    free(a);
+}
+
+static void dag_case(cw_rng *r, int64_t n, int64_t z, double gsd) {
+    real *g = xcalloc(z * z, sizeof(real)), *zp = xcalloc(n * z, sizeof(real));
+    real *u = xcalloc(n * z, sizeof(real)), *du = xcalloc(n * z, sizeof(real));
+    real *dzp = xcalloc(n * z, sizeof(real)), *dg = xcalloc(z * z, sizeof(real));
+    real *scr = xcalloc(cw_dag_scratch_size(n, z), sizeof(real));
+    double *minv = xcalloc(z * z, sizeof(double)), *ref = xcalloc(z * z + n * z, sizeof(double));
+    double *tmp = xcalloc(z * z, sizeof(double)), *tmp2 = xcalloc(z * z, sizeof(double));
+    fill_normal(r, g, z * z, gsd); /* full matrix: the lower triangle must be ignored */
+    fill_uniform(r, zp, n * z, -1, 1);
+    fill_uniform(r, du, n * z, -1, 1);
+    dense_inverse_i_minus_a(minv, g, z);
+
+    /* u = z' M */
+    cw_dag_forward(u, zp, g, n, z);
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t j = 0; j < z; j++) {
+            double s = 0;
+            for (int64_t i = 0; i < z; i++) s += (double)zp[b * z + i] * minv[i * z + j];
+            ref[b * z + j] = s;
+        }
+    expect_close("dag fwd vs dense inverse", u, ref, n * z, 1e-5, 1e-4);
+    /* in place */
+    real *w = xcalloc(n * z, sizeof(real));
+    memcpy(w, zp, (size_t)(n * z) * sizeof(real));
+    cw_dag_forward(w, w, g, n, z);
+    for (int64_t i = 0; i < n * z; i++) assert_true(w[i] == u[i]);
+    free(w);
+
+    /* dz' = g M^T, accumulated onto 1 */
+    for (int64_t i = 0; i < n * z; i++) dzp[i] = 1;
+    for (int64_t i = 0; i < z * z; i++) dg[i] = 2;
+    cw_dag_backward(dzp, dg, scr, du, u, g, n, z);
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t i = 0; i < z; i++) {
+            double s = 0;
+            for (int64_t j = 0; j < z; j++) s += (double)du[b * z + j] * minv[i * z + j];
+            ref[b * z + i] = 1 + s;
+        }
+    expect_close("dag dz' = g M^T", dzp, ref, n * z, 1e-5, 1e-4);
+    /* dA = M^T z'^T g M^T: tmp = z'^T g (Z, Z); tmp2 = M^T tmp; dA = tmp2 M^T */
+    for (int64_t i = 0; i < z; i++)
+        for (int64_t j = 0; j < z; j++) {
+            double s = 0;
+            for (int64_t b = 0; b < n; b++) s += (double)zp[b * z + i] * du[b * z + j];
+            tmp[i * z + j] = s;
+        }
+    for (int64_t i = 0; i < z; i++)
+        for (int64_t j = 0; j < z; j++) {
+            double s = 0;
+            for (int64_t k = 0; k < z; k++) s += minv[k * z + i] * tmp[k * z + j];
+            tmp2[i * z + j] = s;
+        }
+    for (int64_t i = 0; i < z; i++)
+        for (int64_t j = 0; j < z; j++) {
+            double s = 0;
+            for (int64_t k = 0; k < z; k++) s += tmp2[i * z + k] * minv[j * z + k];
+            ref[i * z + j] = 2 + (j > i ? s : 0); /* masked to the strict upper triangle */
+        }
+    expect_close("dag dA = M^T z'^T g M^T", dg, ref, z * z, 1e-5, 1e-4);
+    for (int64_t i = 0; i < z; i++)
+        for (int64_t j = 0; j <= i; j++) assert_true(dg[i * z + j] == 2); /* untouched */
+    free(g), free(zp), free(u), free(du), free(dzp), free(dg), free(scr), free(minv), free(ref);
+    free(tmp), free(tmp2);
+}
+
+static void test_dag_vs_dense_inverse(void **state) {
+    (void)state;
+    cw_rng r;
+    cw_rng_seed(&r, 5);
+    dag_case(&r, 5, 12, 0.3);
+    dag_case(&r, 32, 105, 0.1); /* the spec's shapes and initialisation scale */
+    dag_case(&r, 1, 1, 1.0);
+}
+
+/* ---- Adam and clamp --------------------------------------------------------------------- */
+
+static void test_adam_matches_torch_formulas(void **state) {
+    (void)state;
+    cw_rng r;
+    cw_rng_seed(&r, 6);
+    enum { N = 6, STEPS = 10 };
+    real p[N], g[N], m[N] = {0}, v[N] = {0};
+    double pr[N], mr[N] = {0}, vr[N] = {0};
+    fill_uniform(&r, p, N, -1, 1);
+    for (int i = 0; i < N; i++) pr[i] = p[i];
+    const double lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    for (int t = 1; t <= STEPS; t++) {
+        fill_uniform(&r, g, N, -0.5, 0.5);
+        if (t == 3) g[0] = 0; /* a zero gradient still moves m, v and p */
+        real p0[N];
+        memcpy(p0, p, sizeof p);
+        cw_adam_update(p, g, m, v, N, lr, b1, b2, eps, t);
+        for (int i = 0; i < N; i++) { /* torch: p -= lr m_hat / (sqrt(v_hat) + eps) */
+            mr[i] = b1 * mr[i] + (1 - b1) * g[i];
+            vr[i] = b2 * vr[i] + (1 - b2) * (double)g[i] * g[i];
+            double mhat = mr[i] / (1 - pow(b1, t)), vhat = vr[i] / (1 - pow(b2, t));
+            pr[i] -= lr * mhat / (sqrt(vhat) + eps);
+        }
+        if (t == 1) /* first step: m_hat = g, v_hat = g^2 -> p moves by lr sign(g) */
+            for (int i = 0; i < N; i++)
+                assert_true(fabs((double)p0[i] - p[i] - lr * (g[i] > 0 ? 1 : -1)) < 1e-6);
+        expect_close("adam params", p, pr, N, 2e-7, 1e-6);
+        expect_close("adam m", m, mr, N, 1e-9, 1e-5);
+        expect_close("adam v", v, vr, N, 1e-12, 1e-5);
+    }
+}
+
+static void test_grad_clamp(void **state) {
+    (void)state;
+    real g[6] = {-3, -0.5f, 0.1f, 0.5f, 7, NAN};
+    cw_grad_clamp(g, 6, 0.5f);
+    assert_true(g[0] == -0.5f && g[1] == -0.5f && g[2] == 0.1f && g[3] == 0.5f && g[4] == 0.5f);
+    assert_true(isnan(g[5])); /* torch.clamp keeps NaN: the isfinite check must still see it */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm_wrapper),
+        cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_lrelu),
+        cmocka_unit_test(test_softplus),
+        cmocka_unit_test(test_reparam_and_kl),
+        cmocka_unit_test(test_mse_and_l1),
+        cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_mmd_hand_values),
+        cmocka_unit_test(test_mmd_matches_naive),
+        cmocka_unit_test(test_dag_vs_dense_inverse),
+        cmocka_unit_test(test_adam_matches_torch_formulas),
+        cmocka_unit_test(test_grad_clamp),
+    };
+    return cmocka_run_group_tests_name("nn_kernels (" CW_REAL_NAME ")", tests, NULL, NULL);
+}
