@@ -352,6 +352,9 @@ static void test_mmd_hand_values(void **state) {
     double v = cw_mmd_forward(dist2, s, s, 2, 2, 3, 1000, 10);
     assert_true(fabs(v) < 1e-6);
     assert_int_equal(cw_mmd_scratch_size(32, 32), 64 * 64);
+    /* a NaN in the generated cells must not be clamped into a finite distance */
+    real xn[2] = {NAN, 1}, yn[2] = {0, 1}, dist3[4];
+    assert_true(isnan(cw_mmd_forward(dist3, xn, yn, 1, 1, 2, 1000, 10)));
 }
 
 static void test_mmd_matches_naive(void **state) {

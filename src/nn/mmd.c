@@ -31,7 +31,7 @@ double cw_mmd_forward(real *dist, const real *x, const real *y, int64_t n, int64
         const real gii = dist[i * t + i];
         for (int64_t j = i + 1; j < t; j++) {
             real v = gii + dist[j * t + j] - 2 * dist[i * t + j];
-            v = v > 0 ? v : 0;
+            v = v < 0 ? 0 : v; /* clamps rounding below 0; NaN stays NaN */
             dist[i * t + j] = v;
             dist[j * t + i] = v;
         }
