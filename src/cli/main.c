@@ -16,6 +16,7 @@ typedef struct {
 static const cli_command commands[] = {
     {"simulate", cmd_simulate, "write a simulated Perturb-seq dataset with known causal truth"},
     {"info", cmd_info, "summarise an .h5ad file as a perturbation dataset"},
+    {"train", cmd_train, "train a model (cmvae) and checkpoint every epoch; --resume continues"},
     {"split", cmd_split, "make, save or check a seeded train/val/test split"},
     {"bench", cmd_bench, "time the library's kernels and I/O (medians and ratios)"},
 };

@@ -1,0 +1,137 @@
+/* cmd_train.c: `causeway train DATA.h5ad --model cmvae --out RUN_DIR [options]` and
+ * `causeway train --resume RUN_DIR` (issue #3 item 4); the loop is models/trainer.c. */
+#include "cli/cli.h"
+
+#include "core/status.h"
+#include "models/trainer.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static void train_help(void) {
+    cw_train_opts d;
+    cw_train_opts_default(&d);
+    printf("usage: causeway train DATA.h5ad --out RUN_DIR [options]\n"
+           "       causeway train --resume RUN_DIR\n\n"
+           "Trains on the single-perturbation training cells of a split, one perturbation per\n"
+           "batch, each paired with a random control; writes RUN_DIR/{config.json, split.json,\n"
+           "train_log.jsonl, checkpoint.ckpt} (the checkpoint after every epoch).\n\n"
+           "  --model M            cmvae (%s)\n"
+           "  --epochs E           (%lld)\n"
+           "  --batch-size B       (%lld)\n"
+           "  --lr LR              Adam learning rate (%g)\n"
+           "  --latent-dim Z       latent programs (default: the number of targets)\n"
+           "  --hidden H           hidden units (%lld)\n"
+           "  --alpha A            max MMD weight (%g), ramped per spec §5.3\n"
+           "  --beta B             max KL weight (%g)\n"
+           "  --temp T             max softmax inverse temperature (%g)\n"
+           "  --lambda L           L1 weight on the DAG (%g)\n"
+           "  --grad-clamp C       clamp every gradient element to [-C, C]; 0 = off (%g)\n"
+           "  --split K            reference | random | unseen-targets | unseen-combinations\n"
+           "  --split-file F.json  use a split saved by `causeway split`\n"
+           "  --test-cells N --val-cells N   reference split sizes (96, 64)\n"
+           "  --test-fraction F --val-fraction F   other split kinds\n"
+           "  --seed S             seed of split, pairing, initialisation, batches, noise (0)\n"
+           "  --threads N          OpenMP/OpenBLAS threads (0 = all cores)\n"
+           "  --stop-after N       stop after N completed epochs (resume later with --resume)\n"
+           "  --quiet              no per-epoch lines\n" CLI_PERTURB_HELP,
+           d.model, (long long)d.epochs, (long long)d.batch, d.lr, (long long)d.hidden, d.alpha,
+           d.beta, d.temp, d.lambda, d.grad_clamp);
+}
+
+int cmd_train(int argc, char **argv) {
+    const char *cmd = "train";
+    cw_train_opts o;
+    cw_train_opts_default(&o);
+    cli_perturb_args pa = {NULL, NULL, {0, NULL}};
+    const char *resume = NULL;
+    int64_t v;
+    enum {
+        O_MODEL = 256, O_OUT, O_EPOCHS, O_BATCH, O_LR, O_LAT, O_HID, O_ALPHA, O_BETA, O_TEMP,
+        O_LAMBDA, O_CLAMP, O_SPLIT, O_SPLITF, O_TC, O_VC, O_TF, O_VF, O_SEED, O_THREADS, O_STOP,
+        O_QUIET, O_RESUME
+    };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, O_MODEL},       {"out", required_argument, 0, O_OUT},
+        {"epochs", required_argument, 0, O_EPOCHS},     {"batch-size", required_argument, 0, O_BATCH},
+        {"lr", required_argument, 0, O_LR},             {"latent-dim", required_argument, 0, O_LAT},
+        {"hidden", required_argument, 0, O_HID},        {"alpha", required_argument, 0, O_ALPHA},
+        {"beta", required_argument, 0, O_BETA},         {"temp", required_argument, 0, O_TEMP},
+        {"lambda", required_argument, 0, O_LAMBDA},     {"grad-clamp", required_argument, 0, O_CLAMP},
+        {"split", required_argument, 0, O_SPLIT},       {"split-file", required_argument, 0, O_SPLITF},
+        {"test-cells", required_argument, 0, O_TC},     {"val-cells", required_argument, 0, O_VC},
+        {"test-fraction", required_argument, 0, O_TF},  {"val-fraction", required_argument, 0, O_VF},
+        {"seed", required_argument, 0, O_SEED},         {"threads", required_argument, 0, O_THREADS},
+        {"stop-after", required_argument, 0, O_STOP},   {"quiet", no_argument, 0, O_QUIET},
+        {"resume", required_argument, 0, O_RESUME},     CLI_PERTURB_LONG_OPTIONS,
+        {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
+    const int64_t BIG = (int64_t)1 << 40;
+    optind = 1;
+    int c, bad = 0;
+    while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int r = cli_perturb_option(c, optarg, &pa);
+        if (r < 0) {
+            cw_strings_free(&pa.controls);
+            return cli_fail(cmd, CW_ENOMEM);
+        }
+        if (r) continue;
+        switch (c) {
+        case 'h': train_help(); cw_strings_free(&pa.controls); return 0;
+        case O_MODEL: o.model = optarg; break;
+        case O_OUT: o.out_dir = optarg; break;
+        case O_EPOCHS: bad = cli_parse_i64(cmd, "--epochs", optarg, 1, 1000000, &o.epochs); break;
+        case O_BATCH: bad = cli_parse_i64(cmd, "--batch-size", optarg, 2, 1 << 20, &o.batch); break;
+        case O_LR: bad = cli_parse_f64(cmd, "--lr", optarg, 1e-12, 10, &o.lr); break;
+        case O_LAT: bad = cli_parse_i64(cmd, "--latent-dim", optarg, 1, 100000, &o.latent); break;
+        case O_HID: bad = cli_parse_i64(cmd, "--hidden", optarg, 1, 100000, &o.hidden); break;
+        case O_ALPHA: bad = cli_parse_f64(cmd, "--alpha", optarg, 0, 1e9, &o.alpha); break;
+        case O_BETA: bad = cli_parse_f64(cmd, "--beta", optarg, 0, 1e9, &o.beta); break;
+        case O_TEMP: bad = cli_parse_f64(cmd, "--temp", optarg, 1e-6, 1e9, &o.temp); break;
+        case O_LAMBDA: bad = cli_parse_f64(cmd, "--lambda", optarg, 0, 1e9, &o.lambda); break;
+        case O_CLAMP: bad = cli_parse_f64(cmd, "--grad-clamp", optarg, 0, 1e9, &o.grad_clamp); break;
+        case O_SPLIT:
+            if (cw_split_kind_parse(optarg, &o.split_kind))
+                bad = cli_error(cmd, "--split: expected reference, random, unseen-targets or "
+                                     "unseen-combinations, got '%s'", optarg) != 0;
+            break;
+        case O_SPLITF: o.split_file = optarg; break;
+        case O_TC: bad = cli_parse_i64(cmd, "--test-cells", optarg, 0, BIG, &o.test_cells); break;
+        case O_VC: bad = cli_parse_i64(cmd, "--val-cells", optarg, 0, BIG, &o.val_cells); break;
+        case O_TF: bad = cli_parse_f64(cmd, "--test-fraction", optarg, 0, 1, &o.test_fraction); break;
+        case O_VF: bad = cli_parse_f64(cmd, "--val-fraction", optarg, 0, 1, &o.val_fraction); break;
+        case O_SEED: bad = cli_parse_u64(cmd, "--seed", optarg, &o.seed); break;
+        case O_THREADS:
+            bad = cli_parse_i64(cmd, "--threads", optarg, 0, 4096, &v);
+            o.threads = (int)v;
+            break;
+        case O_STOP: bad = cli_parse_i64(cmd, "--stop-after", optarg, 1, 1000000, &o.stop_after); break;
+        case O_QUIET: o.quiet = 1; break;
+        case O_RESUME: resume = optarg; break;
+        default: bad = 1;
+        }
+    }
+    int rc = CLI_EXIT_USAGE;
+    cw_status st = CW_OK;
+    o.progress_tty = cli_stderr_is_tty() && !o.quiet;
+    if (bad) {
+        /* message already printed */
+    } else if (resume) {
+        if (optind < argc) rc = cli_error(cmd, "--resume takes only the run directory");
+        else st = cw_train_resume(resume, o.stop_after, o.progress_tty, o.quiet), rc = -1;
+    } else if (optind != argc - 1) {
+        rc = cli_error(cmd, "expected one DATA.h5ad (see --help)");
+    } else if (!o.out_dir) {
+        rc = cli_error(cmd, "--out RUN_DIR is required");
+    } else {
+        o.data_path = argv[optind];
+        o.perturbation_key = pa.key;
+        o.separators = pa.separators;
+        o.controls = pa.controls.n ? &pa.controls : NULL;
+        st = cw_train(&o);
+        rc = -1;
+    }
+    if (rc == -1) rc = st ? cli_fail(cmd, st) : CLI_EXIT_OK;
+    cw_strings_free(&pa.controls);
+    return rc;
+}

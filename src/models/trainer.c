@@ -1,0 +1,403 @@
+/* trainer.c: the training driver (see trainer.h). */
+#include "models/trainer.h"
+
+#include "core/alloc.h"
+#include "core/rng.h"
+#include "core/status.h"
+#include "core/timer.h"
+#include "data/batches.h"
+#include "data/pairing.h"
+#include "data/perturb_h5ad.h"
+#include "io/checkpoint.h"
+#include "io/h5ad.h"
+#include "models/cmvae.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CW_RNG_STREAM_MODEL 0x4D4F44454Cull /* "MODEL" */
+#define CW_RNG_STREAM_TRAIN 0x545241494Eull /* "TRAIN" */
+
+void openblas_set_num_threads(int);
+
+void cw_train_opts_default(cw_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->model = "cmvae";
+    o->split_kind = CW_SPLIT_REFERENCE;
+    o->test_cells = o->val_cells = -1;
+    o->test_fraction = o->val_fraction = -1;
+    o->epochs = 100;
+    o->batch = 32;
+    o->hidden = 128;
+    o->lr = 1e-3;
+    o->alpha = 8; /* GraCE code defaults, spec §5.5 */
+    o->beta = 2;
+    o->temp = 4;
+    o->lambda = 1e-4;
+}
+
+/* ---- config.json -------------------------------------------------------------------------- */
+
+static json_t *config_json(const cw_train_opts *o, const cw_perturb_design *d, int64_t genes,
+                           int64_t latent) {
+    char seed[32];
+    snprintf(seed, sizeof seed, "%" PRIu64, o->seed);
+    json_t *c = json_object();
+    json_object_set_new(c, "model", json_string(o->model));
+    json_object_set_new(c, "data", json_string(o->data_path));
+    json_object_set_new(c, "perturbation_key", json_string(d->key));
+    /* the labels the user named (null: the defaults); the design's list is reported by info */
+    json_t *cl = json_null();
+    if (o->controls) {
+        cl = json_array();
+        for (int64_t i = 0; i < o->controls->n; i++)
+            json_array_append_new(cl, json_string(o->controls->s[i]));
+    }
+    json_object_set_new(c, "control_labels", cl);
+    json_object_set_new(c, "separators", json_string(d->separators));
+    json_object_set_new(c, "split", json_string(cw_split_kind_name(o->split_kind)));
+    json_object_set_new(c, "test_cells", json_integer(o->test_cells));
+    json_object_set_new(c, "val_cells", json_integer(o->val_cells));
+    json_object_set_new(c, "test_fraction", json_real(o->test_fraction));
+    json_object_set_new(c, "val_fraction", json_real(o->val_fraction));
+    json_object_set_new(c, "seed", json_string(seed));
+    json_object_set_new(c, "epochs", json_integer(o->epochs));
+    json_object_set_new(c, "batch_size", json_integer(o->batch));
+    json_object_set_new(c, "genes", json_integer(genes));
+    json_object_set_new(c, "latent_dim", json_integer(latent));
+    json_object_set_new(c, "targets", json_integer(d->n_targets));
+    json_object_set_new(c, "hidden", json_integer(o->hidden));
+    json_object_set_new(c, "lr", json_real(o->lr));
+    json_object_set_new(c, "alpha", json_real(o->alpha));
+    json_object_set_new(c, "beta", json_real(o->beta));
+    json_object_set_new(c, "temp", json_real(o->temp));
+    json_object_set_new(c, "lambda", json_real(o->lambda));
+    json_object_set_new(c, "grad_clamp", json_real(o->grad_clamp));
+    json_t *t = json_array();
+    for (int64_t i = 0; i < d->n_targets; i++) json_array_append_new(t, json_string(d->targets.s[i]));
+    json_object_set_new(c, "target_names", t);
+    json_object_set_new(c, "causeway_version", json_string(CW_VERSION));
+    return c;
+}
+
+static cw_status write_json_atomic(const char *path, json_t *j) {
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    if (json_dump_file(j, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))) {
+        remove(tmp);
+        return cw_fail(CW_EIO, "%s: cannot write", path);
+    }
+    if (rename(tmp, path) != 0) {
+        remove(tmp);
+        return cw_fail(CW_EIO, "%s: cannot rename into place: %s", path, strerror(errno));
+    }
+    return CW_OK;
+}
+
+/* Options back from a run's config.json (strings point into j, which the caller keeps). */
+static cw_status opts_from_config(const char *path, json_t *j, cw_train_opts *o,
+                                  cw_strings *controls) {
+    cw_train_opts_default(o);
+    const char *need[] = {"model", "data", "perturbation_key", "control_labels", "separators",
+                          "split", "seed", "epochs", "batch_size", "latent_dim", "hidden", "lr",
+                          "alpha", "beta", "temp", "lambda", "grad_clamp", "test_cells",
+                          "val_cells", "test_fraction", "val_fraction"};
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+        if (!json_object_get(j, need[i]))
+            return cw_fail(CW_EFORMAT, "%s: missing key '%s'", path, need[i]);
+    o->model = json_string_value(json_object_get(j, "model"));
+    o->data_path = json_string_value(json_object_get(j, "data"));
+    o->perturbation_key = json_string_value(json_object_get(j, "perturbation_key"));
+    o->separators = json_string_value(json_object_get(j, "separators"));
+    if (cw_split_kind_parse(json_string_value(json_object_get(j, "split")), &o->split_kind))
+        return cw_fail(CW_EFORMAT, "%s: split: unknown kind", path);
+    o->seed = strtoull(json_string_value(json_object_get(j, "seed")), NULL, 10);
+    o->epochs = json_integer_value(json_object_get(j, "epochs"));
+    o->batch = json_integer_value(json_object_get(j, "batch_size"));
+    o->latent = json_integer_value(json_object_get(j, "latent_dim"));
+    o->hidden = json_integer_value(json_object_get(j, "hidden"));
+    o->lr = json_number_value(json_object_get(j, "lr"));
+    o->alpha = json_number_value(json_object_get(j, "alpha"));
+    o->beta = json_number_value(json_object_get(j, "beta"));
+    o->temp = json_number_value(json_object_get(j, "temp"));
+    o->lambda = json_number_value(json_object_get(j, "lambda"));
+    o->grad_clamp = json_number_value(json_object_get(j, "grad_clamp"));
+    o->test_cells = json_integer_value(json_object_get(j, "test_cells"));
+    o->val_cells = json_integer_value(json_object_get(j, "val_cells"));
+    o->test_fraction = json_number_value(json_object_get(j, "test_fraction"));
+    o->val_fraction = json_number_value(json_object_get(j, "val_fraction"));
+    json_t *cl = json_object_get(j, "control_labels");
+    size_t i;
+    json_t *v;
+    if (json_is_array(cl)) {
+        json_array_foreach(cl, i, v) CW_TRY(cw_strings_push(controls, json_string_value(v)));
+        o->controls = controls;
+    }
+    if (!o->model || !o->data_path || !o->perturbation_key || !o->separators)
+        return cw_fail(CW_EFORMAT, "%s: model, data, perturbation_key and separators must be "
+                                   "strings", path);
+    return CW_OK;
+}
+
+/* ---- the loop ------------------------------------------------------------------------------ */
+
+/* Dense rows of the given cells (n rows of csr->ncols). */
+static void gather_rows(const cw_csr *x, const int64_t *cells, int64_t n, float *out) {
+    memset(out, 0, (size_t)n * (size_t)x->ncols * sizeof(float));
+    for (int64_t r = 0; r < n; r++) {
+        float *o = out + r * x->ncols;
+        for (int64_t k = x->indptr[cells[r]]; k < x->indptr[cells[r] + 1]; k++)
+            o[x->indices[k]] = x->data[k];
+    }
+}
+
+typedef struct {
+    cw_h5ad *h;
+    cw_csr x;
+    cw_perturb_design d;
+    cw_split split;
+    int64_t *pair;
+    cw_sampler sampler;
+    cw_cmvae model;
+    float *xb, *yb;
+    int64_t *ctrl_cells;
+    FILE *log;
+    json_t *config;
+} train_state;
+
+static void state_free(train_state *s) {
+    if (s->h) cw_h5ad_close(s->h);
+    cw_csr_free(&s->x);
+    cw_split_free(&s->split);
+    cw_perturb_design_free(&s->d);
+    cw_free(s->pair);
+    cw_sampler_free(&s->sampler);
+    cw_cmvae_free(&s->model);
+    cw_free(s->xb);
+    cw_free(s->yb);
+    cw_free(s->ctrl_cells);
+    if (s->log) fclose(s->log);
+    json_decref(s->config);
+    memset(s, 0, sizeof *s);
+}
+
+static void progress_bar(int64_t epoch, int64_t epochs, int64_t b, int64_t nb, double loss,
+                         double rate, double eta) {
+    fprintf(stderr, "\repoch %lld/%lld [%3lld%%] loss %.4f  %.0f cells/s  ETA %.0fs   ",
+            (long long)epoch + 1, (long long)epochs, (long long)(100 * (b + 1) / (nb ? nb : 1)),
+            loss, rate, eta);
+    fflush(stderr);
+}
+
+static cw_status run(const cw_train_opts *o, int resume) {
+    train_state s;
+    memset(&s, 0, sizeof s);
+    cw_status st = CW_OK;
+    char path[4096];
+    if (o->threads > 0) {
+        omp_set_num_threads(o->threads);
+        openblas_set_num_threads(o->threads);
+    }
+    if (strcmp(o->model, "cmvae") != 0)
+        return cw_fail(CW_EINVAL, "--model: '%s' is not available yet (available: cmvae)", o->model);
+    if (!resume && mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
+        return cw_fail(CW_EIO, "%s: cannot create the run directory: %s", o->out_dir,
+                       strerror(errno));
+    /* data */
+    if ((st = cw_h5ad_open(o->data_path, &s.h))) goto done;
+    if ((st = cw_h5ad_check_x_finite(s.h))) goto done;
+    {
+        cw_perturb_opts po;
+        cw_perturb_opts_default(&po);
+        po.controls = o->controls;
+        po.separators = o->separators;
+        if ((st = cw_perturb_design_from_h5ad(&s.d, s.h, o->perturbation_key, &po))) goto done;
+    }
+    if ((st = cw_h5ad_read_x_csr(s.h, &s.x))) goto done;
+    const int64_t G = s.x.ncols, C = s.d.n_targets;
+    const int64_t Z = o->latent > 0 ? o->latent : C;
+    if (C == 0) {
+        st = cw_fail(CW_EFORMAT, "%s: no perturbed cells to train on", o->data_path);
+        goto done;
+    }
+    /* split: a fresh run makes (or loads) it and saves it; a resumed run loads its own */
+    snprintf(path, sizeof path, "%s/split.json", o->out_dir);
+    if (resume || o->split_file) {
+        if ((st = cw_split_load(&s.split, &s.d, resume ? path : o->split_file))) goto done;
+    } else {
+        cw_split_opts so;
+        cw_split_opts_default(&so, o->split_kind);
+        so.seed = o->seed;
+        so.batch_size = o->batch;
+        if (o->test_cells >= 0) so.test_cells = o->test_cells;
+        if (o->val_cells >= 0) so.val_cells = o->val_cells;
+        if (o->test_fraction >= 0) so.test_fraction = o->test_fraction;
+        if (o->val_fraction >= 0) so.val_fraction = o->val_fraction;
+        if ((st = cw_split_make(&s.split, &s.d, &so))) {
+            cw_fail_prefix(st, "%s", o->data_path);
+            goto done;
+        }
+    }
+    if (!resume && (st = cw_split_save(&s.split, &s.d, path))) goto done;
+    s.pair = cw_malloc_array((size_t)s.d.n_cells, sizeof(int64_t));
+    if (!s.pair) {
+        st = cw_fail(CW_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((st = cw_pair_controls(&s.d, o->seed, s.pair))) goto done;
+    if ((st = cw_sampler_init(&s.sampler, &s.d, s.split.role, CW_ROLE_TRAIN, CW_PERTS_SINGLES,
+                              o->batch)))
+        goto done;
+    if (s.sampler.n_batches == 0) {
+        st = cw_fail(CW_EINVAL,
+                     "%s: no training batch: no single perturbation has %lld training cells; "
+                     "lower --batch-size or change the split",
+                     o->data_path, (long long)o->batch);
+        goto done;
+    }
+    /* model */
+    cw_cmvae_config mc;
+    cw_cmvae_config_default(&mc, G, Z, C);
+    mc.hidden = o->hidden;
+    mc.batch = o->batch;
+    mc.lambda = o->lambda;
+    mc.grad_clip = o->grad_clamp;
+    mc.lr = o->lr;
+    cw_rng init_rng, rng;
+    cw_rng_substream(&init_rng, o->seed, CW_RNG_STREAM_MODEL);
+    cw_rng_substream(&rng, o->seed, CW_RNG_STREAM_TRAIN);
+    if ((st = cw_cmvae_init(&s.model, &mc, &init_rng))) goto done;
+    s.config = config_json(o, &s.d, G, Z);
+    char *cfg_txt = json_dumps(s.config, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_REAL_PRECISION(17));
+    int64_t epoch0 = 0;
+    snprintf(path, sizeof path, "%s/checkpoint.ckpt", o->out_dir);
+    if (resume) {
+        cw_ckpt_meta meta;
+        if ((st = cw_checkpoint_load(path, &s.model.table, &meta))) {
+            free(cfg_txt);
+            goto done;
+        }
+        epoch0 = meta.epoch;
+        s.model.t = meta.step;
+        rng = meta.rng;
+        cw_ckpt_meta_free(&meta);
+    } else {
+        char cpath[4200];
+        snprintf(cpath, sizeof cpath, "%s/config.json", o->out_dir);
+        if ((st = write_json_atomic(cpath, s.config))) {
+            free(cfg_txt);
+            goto done;
+        }
+    }
+    char lpath[4200];
+    snprintf(lpath, sizeof lpath, "%s/train_log.jsonl", o->out_dir);
+    s.log = fopen(lpath, resume ? "a" : "w");
+    s.xb = cw_malloc_array((size_t)(o->batch * G), sizeof(float));
+    s.yb = cw_malloc_array((size_t)(o->batch * G), sizeof(float));
+    s.ctrl_cells = cw_malloc_array((size_t)o->batch, sizeof(int64_t));
+    if (!s.log || !s.xb || !s.yb || !s.ctrl_cells) {
+        st = s.log ? cw_fail(CW_ENOMEM, "out of memory")
+                   : cw_fail(CW_EIO, "%s: cannot write: %s", lpath, strerror(errno));
+        free(cfg_txt);
+        goto done;
+    }
+    if (!o->quiet && !resume)
+        printf("training %s on %s: %lld train batches/epoch of %lld cells, %lld genes, %lld "
+               "targets, latent %lld, %lld epochs, seed %" PRIu64 "\n",
+               o->model, o->data_path, (long long)s.sampler.n_batches, (long long)o->batch,
+               (long long)G, (long long)C, (long long)Z, (long long)o->epochs, o->seed);
+    int64_t end = o->epochs;
+    if (o->stop_after > 0 && o->stop_after < end) end = o->stop_after;
+    double t_run = cw_now();
+    for (int64_t e = epoch0; e < end && st == CW_OK; e++) {
+        cw_cmvae_sched w = cw_cmvae_schedule(e, o->epochs, o->alpha, o->beta, o->temp);
+        cw_rng erng;
+        cw_sampler_epoch_rng(&erng, o->seed, CW_ROLE_TRAIN, e);
+        cw_sampler_epoch(&s.sampler, &erng);
+        double sum[5] = {0, 0, 0, 0, 0}, t0 = cw_now();
+        for (int64_t b = 0; b < s.sampler.n_batches; b++) {
+            const int64_t *cells = cw_sampler_batch(&s.sampler, b);
+            int64_t p = s.sampler.batch_pert[b];
+            for (int64_t i = 0; i < o->batch; i++) s.ctrl_cells[i] = s.pair[cells[i]];
+            gather_rows(&s.x, s.ctrl_cells, o->batch, s.xb);
+            gather_rows(&s.x, cells, o->batch, s.yb);
+            int64_t k = cw_perturb_targets_of(&s.d, p)[0];
+            cw_cmvae_losses L;
+            st = cw_cmvae_train_step(&s.model, s.xb, s.yb, k, -1, NULL, &rng, w, &L);
+            if (st) {
+                cw_fail_prefix(st, "epoch %lld, step %lld, batch %lld (perturbation %s)",
+                               (long long)e, (long long)s.model.t + 1, (long long)b,
+                               s.d.labels.s[p]);
+                break;
+            }
+            sum[0] += L.total, sum[1] += L.mmd, sum[2] += L.mse, sum[3] += L.kl, sum[4] += L.l1;
+            if (o->progress_tty && (b % 16 == 0 || b + 1 == s.sampler.n_batches)) {
+                double el = cw_now() - t0, rate = (double)((b + 1) * o->batch) / (el > 0 ? el : 1e-9);
+                double eta = el / (double)(b + 1) *
+                             (double)((end - e) * s.sampler.n_batches - b - 1);
+                progress_bar(e, o->epochs, b, s.sampler.n_batches, sum[0] / (double)(b + 1), rate, eta);
+            }
+        }
+        if (st) break;
+        double sec = cw_now() - t0, nb = (double)s.sampler.n_batches;
+        double rate = nb * (double)o->batch / (sec > 0 ? sec : 1e-9);
+        fprintf(s.log,
+                "{\"epoch\": %lld, \"alpha\": %.9g, \"beta\": %.9g, \"tau\": %.9g, \"loss\": %.9g, "
+                "\"mmd\": %.9g, \"mse\": %.9g, \"kl\": %.9g, \"l1\": %.9g, \"batches\": %lld, "
+                "\"seconds\": %.4f, \"cells_per_s\": %.1f}\n",
+                (long long)e, w.alpha, w.beta, w.tau, sum[0] / nb, sum[1] / nb, sum[2] / nb,
+                sum[3] / nb, sum[4] / nb, (long long)s.sampler.n_batches, sec, rate);
+        fflush(s.log);
+        if (o->progress_tty) fputc('\n', stderr);
+        if (!o->quiet && !o->progress_tty)
+            printf("epoch %lld/%lld loss %.4f mmd %.4f mse %.4f kl %.4f l1 %.4f (%.0f cells/s)\n",
+                   (long long)e + 1, (long long)o->epochs, sum[0] / nb, sum[1] / nb, sum[2] / nb,
+                   sum[3] / nb, sum[4] / nb, rate);
+        cw_ckpt_meta meta = {"cmvae", cfg_txt, o->seed, e + 1, s.model.t, rng};
+        st = cw_checkpoint_save(path, &s.model.table, &meta);
+    }
+    free(cfg_txt);
+    if (st == CW_OK && !o->quiet)
+        printf("%s after %lld of %lld epochs (%.1f s); checkpoint %s\n",
+               end < o->epochs ? "stopped" : "finished", (long long)end, (long long)o->epochs,
+               cw_now() - t_run, path);
+done:
+    state_free(&s);
+    return st;
+}
+
+cw_status cw_train(const cw_train_opts *o) {
+    if (!o->data_path || !o->out_dir) return cw_fail(CW_EINVAL, "train: data and --out are required");
+    if (o->epochs < 1 || o->batch < 2 || o->hidden < 1 || o->latent < 0 || !(o->lr > 0))
+        return cw_fail(CW_EINVAL, "train: --epochs >= 1, --batch-size >= 2, --lr > 0 required");
+    return run(o, 0);
+}
+
+cw_status cw_train_resume(const char *dir, int64_t stop_after, int progress_tty, int quiet) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    json_error_t err;
+    json_t *j = json_load_file(path, 0, &err);
+    if (!j) return cw_fail(CW_EIO, "%s: cannot read the run's config (%s)", path, err.text);
+    cw_train_opts o;
+    cw_strings controls = {0, NULL};
+    cw_status st = opts_from_config(path, j, &o, &controls);
+    if (st == CW_OK) {
+        o.out_dir = dir;
+        o.stop_after = stop_after;
+        o.progress_tty = progress_tty;
+        o.quiet = quiet;
+        st = run(&o, 1);
+    }
+    cw_strings_free(&controls);
+    json_decref(j);
+    return st;
+}
