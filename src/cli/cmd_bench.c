@@ -4,6 +4,7 @@
  *   bench all              every benchmark on data it generates itself
  */
 #include "cli/cli.h"
+#include "cli/cmd_extra.h"
 
 #include "core/alloc.h"
 #include "core/status.h"
@@ -195,6 +196,12 @@ static int bench_all(int argc, char **argv) {
         char *args[] = {"read", path, NULL};
         rc = bench_read(2, args);
     }
+    if (!rc) {
+        printf("\n== CMVAE training step at Norman size (genes 5000, latent 105, batch 32)\n");
+        char *args[] = {"train", "--model", "cmvae", "--genes", "5000", "--latent-dim", "105",
+                        "--batch-size", "32", NULL};
+        rc = cmd_bench_train(9, args);
+    }
     char rm[300];
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
     if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", dir);
@@ -205,10 +212,12 @@ int cmd_bench(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         printf("usage: causeway bench <what> [options]\n\n"
                "  read FILE.h5ad   X read throughput (dense and CSR row blocks)\n"
+               "  train ...        training-step time of a model on random data (see bench train --help)\n"
                "  all              every benchmark, on data generated on the fly\n");
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "read") == 0) return bench_read(argc - 1, argv + 1);
+    if (strcmp(argv[1], "train") == 0) return cmd_bench_train(argc - 1, argv + 1);
     if (strcmp(argv[1], "all") == 0) return bench_all(argc - 1, argv + 1);
     return cli_error("bench", "unknown benchmark '%s' (see causeway bench --help)", argv[1]);
 }
