@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 int cli_error(const char *cmd, const char *fmt, ...) {
@@ -81,4 +82,13 @@ cw_status cli_perturb_design(cw_h5ad *h, const cli_perturb_args *a, cw_perturb_d
     po.controls = a->controls.n ? &a->controls : NULL;
     po.separators = a->separators;
     return cw_perturb_design_from_h5ad(d, h, a->key, &po);
+}
+
+void cli_git_commit(char *commit, size_t cap) {
+    snprintf(commit, cap, "unknown");
+    FILE *p = popen("git rev-parse --short HEAD 2>/dev/null", "r");
+    if (!p) return;
+    if (fgets(commit, (int)cap, p)) commit[strcspn(commit, "\n")] = '\0';
+    else snprintf(commit, cap, "unknown");
+    pclose(p);
 }

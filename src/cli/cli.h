@@ -10,6 +10,7 @@
 #include "data/perturb.h"
 #include "io/h5ad.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define CLI_EXIT_OK 0
@@ -65,6 +66,10 @@ typedef struct {
 int cli_perturb_option(int c, const char *arg, cli_perturb_args *a);
 /* Opens the design of an opened file with these flags. */
 cw_status cli_perturb_design(cw_h5ad *h, const cli_perturb_args *a, cw_perturb_design *d);
+
+/* The short git commit of the working directory ("unknown" outside a checkout), for the
+ * context line of benchmarks. */
+void cli_git_commit(char *commit, size_t cap);
 
 /* 1 when stderr is a terminal (progress bars only then). */
 int cli_stderr_is_tty(void);

@@ -24,13 +24,8 @@
 char *openblas_get_corename(void);
 
 static void bench_context(FILE *f) {
-    char commit[64] = "unknown";
-    FILE *p = popen("git rev-parse --short HEAD 2>/dev/null", "r");
-    if (p) {
-        if (fgets(commit, sizeof commit, p)) commit[strcspn(commit, "\n")] = '\0';
-        else snprintf(commit, sizeof commit, "unknown");
-        pclose(p);
-    }
+    char commit[64];
+    cli_git_commit(commit, sizeof commit);
     fprintf(f, "context: threads=%d openblas_core=%s commit=%s compiler=gcc-%d.%d\n",
             omp_get_max_threads(), openblas_get_corename(), commit, __GNUC__, __GNUC_MINOR__);
 }

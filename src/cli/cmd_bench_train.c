@@ -46,15 +46,6 @@ static double bt_flops(int64_t B, int64_t G, int64_t Z, int64_t H) {
     return 16 * b * g * h + 24 * b * h * z + 6 * h * z + 6 * b * z * (z - 1) + 10 * b * b * g;
 }
 
-static void bt_commit(char *commit, size_t cap) {
-    snprintf(commit, cap, "unknown");
-    FILE *p = popen("git rev-parse --short HEAD 2>/dev/null", "r");
-    if (!p) return;
-    if (fgets(commit, (int)cap, p)) commit[strcspn(commit, "\n")] = '\0';
-    else snprintf(commit, cap, "unknown");
-    pclose(p);
-}
-
 static void bt_help(void) {
     printf("usage: causeway bench train --model cmvae --genes G --latent-dim Z --batch-size B\n"
            "                            [--hidden H] [--targets C] [--steps N] [--warmup W]\n"
@@ -192,7 +183,7 @@ int cmd_bench_train(int argc, char **argv) {
         const double flops = bt_flops(B, G, Z, H);
         const double cps = (double)B / (med * 1e-3), gflops = flops / (med * 1e-3) / 1e9;
         char commit[64];
-        bt_commit(commit, sizeof commit);
+        cli_git_commit(commit, sizeof commit);
         const char *core = openblas_get_corename();
         if (as_json) {
             json_error_t jerr;
