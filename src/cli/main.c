@@ -1,5 +1,6 @@
 /* main.c: the causeway program: `causeway <command> [options]`, one file per command. */
 #include "cli/cli.h"
+#include "cli/cmd_evaluate.h"
 #include "cli/cmd_extra.h"
 
 #include <stdio.h>
@@ -18,6 +19,7 @@ static const cli_command commands[] = {
     {"simulate", cmd_simulate, "write a simulated Perturb-seq dataset with known causal truth"},
     {"info", cmd_info, "summarise an .h5ad file as a perturbation dataset"},
     {"train", cmd_train, "train a model (cmvae) and checkpoint every epoch; --resume continues"},
+    {"evaluate", cmd_evaluate, "metrics of a trained run on held-out perturbations, beside baselines"},
     {"dag", cmd_dag, "write a run's learned latent DAG (TSV, DOT, SVG) and target assignments"},
     {"split", cmd_split, "make, save or check a seeded train/val/test split"},
     {"bench", cmd_bench, "time the library's kernels and I/O (medians and ratios)"},

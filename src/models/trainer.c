@@ -11,6 +11,7 @@
 #include "io/checkpoint.h"
 #include "io/h5ad.h"
 #include "models/cmvae.h"
+#include "models/run.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -88,76 +89,7 @@ static json_t *config_json(const cw_train_opts *o, const cw_perturb_design *d, i
     return c;
 }
 
-static cw_status write_json_atomic(const char *path, json_t *j) {
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    if (json_dump_file(j, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))) {
-        remove(tmp);
-        return cw_fail(CW_EIO, "%s: cannot write", path);
-    }
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        return cw_fail(CW_EIO, "%s: cannot rename into place: %s", path, strerror(errno));
-    }
-    return CW_OK;
-}
-
-/* Options back from a run's config.json (strings point into j, which the caller keeps). */
-static cw_status opts_from_config(const char *path, json_t *j, cw_train_opts *o,
-                                  cw_strings *controls) {
-    cw_train_opts_default(o);
-    const char *need[] = {"model", "data", "perturbation_key", "control_labels", "separators",
-                          "split", "seed", "epochs", "batch_size", "latent_dim", "hidden", "lr",
-                          "alpha", "beta", "temp", "lambda", "grad_clamp", "test_cells",
-                          "val_cells", "test_fraction", "val_fraction"};
-    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
-        if (!json_object_get(j, need[i]))
-            return cw_fail(CW_EFORMAT, "%s: missing key '%s'", path, need[i]);
-    o->model = json_string_value(json_object_get(j, "model"));
-    o->data_path = json_string_value(json_object_get(j, "data"));
-    o->perturbation_key = json_string_value(json_object_get(j, "perturbation_key"));
-    o->separators = json_string_value(json_object_get(j, "separators"));
-    if (cw_split_kind_parse(json_string_value(json_object_get(j, "split")), &o->split_kind))
-        return cw_fail(CW_EFORMAT, "%s: split: unknown kind", path);
-    o->seed = strtoull(json_string_value(json_object_get(j, "seed")), NULL, 10);
-    o->epochs = json_integer_value(json_object_get(j, "epochs"));
-    o->batch = json_integer_value(json_object_get(j, "batch_size"));
-    o->latent = json_integer_value(json_object_get(j, "latent_dim"));
-    o->hidden = json_integer_value(json_object_get(j, "hidden"));
-    o->lr = json_number_value(json_object_get(j, "lr"));
-    o->alpha = json_number_value(json_object_get(j, "alpha"));
-    o->beta = json_number_value(json_object_get(j, "beta"));
-    o->temp = json_number_value(json_object_get(j, "temp"));
-    o->lambda = json_number_value(json_object_get(j, "lambda"));
-    o->grad_clamp = json_number_value(json_object_get(j, "grad_clamp"));
-    o->test_cells = json_integer_value(json_object_get(j, "test_cells"));
-    o->val_cells = json_integer_value(json_object_get(j, "val_cells"));
-    o->test_fraction = json_number_value(json_object_get(j, "test_fraction"));
-    o->val_fraction = json_number_value(json_object_get(j, "val_fraction"));
-    json_t *cl = json_object_get(j, "control_labels");
-    size_t i;
-    json_t *v;
-    if (json_is_array(cl)) {
-        json_array_foreach(cl, i, v) CW_TRY(cw_strings_push(controls, json_string_value(v)));
-        o->controls = controls;
-    }
-    if (!o->model || !o->data_path || !o->perturbation_key || !o->separators)
-        return cw_fail(CW_EFORMAT, "%s: model, data, perturbation_key and separators must be "
-                                   "strings", path);
-    return CW_OK;
-}
-
 /* ---- the loop ------------------------------------------------------------------------------ */
-
-/* Dense rows of the given cells (n rows of csr->ncols). */
-static void gather_rows(const cw_csr *x, const int64_t *cells, int64_t n, float *out) {
-    memset(out, 0, (size_t)n * (size_t)x->ncols * sizeof(float));
-    for (int64_t r = 0; r < n; r++) {
-        float *o = out + r * x->ncols;
-        for (int64_t k = x->indptr[cells[r]]; k < x->indptr[cells[r] + 1]; k++)
-            o[x->indices[k]] = x->data[k];
-    }
-}
 
 typedef struct {
     cw_h5ad *h;
@@ -292,7 +224,7 @@ static cw_status run(const cw_train_opts *o, int resume) {
     } else {
         char cpath[4200];
         snprintf(cpath, sizeof cpath, "%s/config.json", o->out_dir);
-        if ((st = write_json_atomic(cpath, s.config))) {
+        if ((st = cw_run_write_json(cpath, s.config))) {
             free(cfg_txt);
             goto done;
         }
@@ -327,8 +259,8 @@ static cw_status run(const cw_train_opts *o, int resume) {
             const int64_t *cells = cw_sampler_batch(&s.sampler, b);
             int64_t p = s.sampler.batch_pert[b];
             for (int64_t i = 0; i < o->batch; i++) s.ctrl_cells[i] = s.pair[cells[i]];
-            gather_rows(&s.x, s.ctrl_cells, o->batch, s.xb);
-            gather_rows(&s.x, cells, o->batch, s.yb);
+            cw_run_gather_rows(&s.x, s.ctrl_cells, o->batch, s.xb);
+            cw_run_gather_rows(&s.x, cells, o->batch, s.yb);
             int64_t k = cw_perturb_targets_of(&s.d, p)[0];
             cw_cmvae_losses L;
             st = cw_cmvae_train_step(&s.model, s.xb, s.yb, k, -1, NULL, &rng, w, &L);
@@ -389,7 +321,7 @@ cw_status cw_train_resume(const char *dir, int64_t stop_after, int progress_tty,
     if (!j) return cw_fail(CW_EIO, "%s: cannot read the run's config (%s)", path, err.text);
     cw_train_opts o;
     cw_strings controls = {0, NULL};
-    cw_status st = opts_from_config(path, j, &o, &controls);
+    cw_status st = cw_run_read_config(path, j, &o, &controls);
     if (st == CW_OK) {
         o.out_dir = dir;
         o.stop_after = stop_after;
