@@ -22,6 +22,7 @@ int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_split(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 /* Prints "causeway <cmd>: error: <message>" to stderr; returns CLI_EXIT_USAGE. */
 int cli_error(const char *cmd, const char *fmt, ...)

@@ -20,6 +20,7 @@ static const cli_command commands[] = {
     {"info", cmd_info, "summarise an .h5ad file as a perturbation dataset"},
     {"train", cmd_train, "train a model (cmvae) and checkpoint every epoch; --resume continues"},
     {"evaluate", cmd_evaluate, "metrics of a trained run on held-out perturbations, beside baselines"},
+    {"predict", cmd_predict, "generate cells for any combination of known targets into an .h5ad"},
     {"dag", cmd_dag, "write a run's learned latent DAG (TSV, DOT, SVG) and target assignments"},
     {"split", cmd_split, "make, save or check a seeded train/val/test split"},
     {"bench", cmd_bench, "time the library's kernels and I/O (medians and ratios)"},
