@@ -185,6 +185,13 @@ static void test_model_beats_control(void **state) {
     double model = json_number_value(json_object_get(s, "r2_deg"));
     double ctrl = json_number_value(json_object_get(
         json_object_get(json_object_get(s, "baselines"), "control_mean"), "r2_deg"));
+    /* simulated data carry the truth: latent recovery is reported */
+    json_t *lr = json_object_get(j, "latent_recovery");
+    assert_true(json_is_object(lr));
+    double mcc = json_number_value(json_object_get(lr, "mcc"));
+    assert_true(mcc > 0.3 && mcc <= 1.0);
+    assert_true(json_integer_value(json_object_get(lr, "shd")) >= 0);
+    assert_true(json_integer_value(json_object_get(lr, "shd_empty_graph")) >= 0);
     json_decref(j);
     if (!(model > ctrl)) fail_msg("singles R2(DEG): model %g <= control baseline %g", model, ctrl);
 }

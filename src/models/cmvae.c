@@ -439,3 +439,13 @@ cw_cmvae_sched cw_cmvae_schedule(int64_t epoch, int64_t epochs, double mx_alpha,
     if (epoch >= 5) w.tau = linspace_f32(1, mx_temp, epochs - 5, epoch - 5);
     return w;
 }
+
+cw_status cw_cmvae_latent_mean(cw_cmvae *m, real *u, const real *x, int64_t n) {
+    if (n < 1 || n > m->cfg.batch)
+        return cw_fail(CW_EINVAL, "cmvae: latent of %lld cells (1..%lld per call)", (long long)n,
+                       (long long)m->cfg.batch);
+    encode(m, x, n);
+    cw_dag_forward(u, m->mu, cw_cmvae_param(m, CW_CMVAE_G), n, m->cfg.latent);
+    m->have_forward = 0;
+    return CW_OK;
+}

@@ -144,6 +144,10 @@ cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *y, int64_t
 cw_status cw_cmvae_predict(cw_cmvae *m, real *y_hat, const real *x, int64_t n, int64_t k,
                            int64_t k2, const real *eps, cw_rng *rng);
 
+/* The causal latent variables of cells without intervention, at the posterior mean:
+ * u = mu(x) (I - triu(G,1))^{-1} (N, Z), N <= B. Overwrites the forward state. */
+cw_status cw_cmvae_latent_mean(cw_cmvae *m, real *u, const real *x, int64_t n);
+
 /* Schedules of §5.3 for epoch n in [0, E) (alpha, beta from mx_alpha, mx_beta; tau from
  * mx_temp), as float32 values: torch.linspace's scalar formula in float arithmetic (start +
  * step i in the first half, end - step (steps - 1 - i) in the second). torch's vectorised path

@@ -1,6 +1,11 @@
 /* evaluate.c: the evaluation driver (see evaluate.h). */
 #include "models/evaluate.h"
 
+#include "eval/recovery.h"
+
+#define CW_EVAL_SHD_THRESHOLD 0.1
+#define CW_EVAL_RECOVERY_CELLS 5000
+
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "core/status.h"
@@ -359,6 +364,13 @@ static cw_status write_outputs(eval_ctx *c, cw_eval_summary *s) {
         json_array_append_new(fb, json_string(c->fallbacks.s[i]));
     json_object_set_new(j, "deg_fallbacks", fb);
     json_object_set_new(j, "n_skipped_combinations", json_integer(c->n_skipped));
+    if (s->has_truth)
+        json_object_set_new(j, "latent_recovery",
+                            json_pack("{s:f,s:I,s:I,s:I,s:f,s:I}", "mcc", s->mcc, "shd",
+                                      (json_int_t)s->shd, "shd_empty_graph",
+                                      (json_int_t)s->shd_empty, "learned_edges",
+                                      (json_int_t)s->learned_edges, "edge_threshold",
+                                      CW_EVAL_SHD_THRESHOLD, "cells", (json_int_t)s->recovery_cells));
     for (int g = 0; g < CW_EVAL_N_GROUPS; g++) {
         json_t *o = agg_json(&s->model[g]), *b = json_object();
         json_object_set_new(b, "control_mean", agg_json(&s->control[g]));
@@ -398,6 +410,70 @@ void cw_eval_print_table(FILE *f, const cw_eval_summary *s) {
     }
     fprintf(f, "DEGs: %s (%lld fallbacks); seed %" PRIu64 "\n", s->deg_source,
             (long long)s->n_deg_fallback, s->seed);
+    if (s->has_truth)
+        fprintf(f,
+                "latent recovery vs truth: MCC %.4f; SHD %lld (|A| > %g, %lld learned edges; the "
+                "empty graph scores %lld)\n",
+                s->mcc, (long long)s->shd, CW_EVAL_SHD_THRESHOLD, (long long)s->learned_edges,
+                (long long)s->shd_empty);
+}
+
+/* MCC and SHD against the simulator's truth (see cw_eval_summary). */
+static cw_status latent_recovery(eval_ctx *c, cw_eval_summary *s) {
+    cw_h5ad *h = c->run.h;
+    if (!cw_h5ad_exists(h, "/uns/causeway_truth/dag") || !cw_h5ad_exists(h, "/obsm/X_truth_latent"))
+        return CW_OK;
+    cw_cmvae *m = &c->run.model;
+    const int64_t Z = m->cfg.latent, B = m->cfg.batch, N = c->run.x.nrows, G = c->G;
+    cw_dmat truth = {0, 0, NULL}, dag = {0, 0, NULL};
+    cw_status st = cw_h5ad_read_obsm(h, "X_truth_latent", &truth);
+    if (st == CW_OK) st = cw_h5ad_read_doubles(h, "/uns/causeway_truth/dag", &dag);
+    const int64_t Zt = truth.ncols;
+    if (st == CW_OK && (truth.nrows != N || dag.nrows != Zt || dag.ncols != Zt))
+        st = cw_fail(CW_EFORMAT, "%s: uns/causeway_truth/dag and obsm/X_truth_latent disagree "
+                                 "in shape", c->run.opts.data_path);
+    if (st == CW_OK && Zt > Z) { /* fewer learned latents than true programs: no matching */
+        cw_dmat_free(&truth);
+        cw_dmat_free(&dag);
+        return CW_OK;
+    }
+    int64_t step = N > CW_EVAL_RECOVERY_CELLS ? (N + CW_EVAL_RECOVERY_CELLS - 1) / CW_EVAL_RECOVERY_CELLS : 1;
+    int64_t n = (N + step - 1) / step;
+    double *t = cw_malloc_array((size_t)(n * Zt), sizeof(double));
+    double *l = cw_malloc_array((size_t)(n * Z), sizeof(double));
+    double *a = cw_calloc((size_t)(Z * Z), sizeof(double));
+    float *xb = cw_malloc_array((size_t)(B * G), sizeof(float)), *ub = cw_malloc_array((size_t)(B * Z), sizeof(float));
+    int64_t *cells = cw_malloc_array((size_t)B, sizeof(int64_t)), *match = cw_malloc_array((size_t)Zt, sizeof(int64_t));
+    if (st == CW_OK && (!t || !l || !a || !xb || !ub || !cells || !match))
+        st = cw_fail(CW_ENOMEM, "latent recovery: out of memory");
+    for (int64_t r0 = 0; st == CW_OK && r0 < n; r0 += B) {
+        int64_t b = n - r0 < B ? n - r0 : B;
+        for (int64_t i = 0; i < b; i++) cells[i] = (r0 + i) * step;
+        cw_run_gather_rows(&c->run.x, cells, b, xb);
+        st = cw_cmvae_latent_mean(m, ub, xb, b);
+        for (int64_t i = 0; st == CW_OK && i < b; i++) {
+            for (int64_t j = 0; j < Z; j++) l[(r0 + i) * Z + j] = ub[i * Z + j];
+            for (int64_t j = 0; j < Zt; j++) t[(r0 + i) * Zt + j] = truth.data[cells[i] * Zt + j];
+        }
+    }
+    if (st == CW_OK) st = cw_mcc(&s->mcc, match, t, Zt, l, Z, n);
+    if (st == CW_OK) {
+        const float *g = cw_cmvae_param(m, CW_CMVAE_G);
+        for (int64_t i = 0; i < Z; i++)
+            for (int64_t j = i + 1; j < Z; j++) {
+                a[i * Z + j] = g[i * Z + j];
+                s->learned_edges += fabs(g[i * Z + j]) > CW_EVAL_SHD_THRESHOLD;
+            }
+        s->shd = cw_shd_matched(dag.data, Zt, a, Z, match, CW_EVAL_SHD_THRESHOLD);
+        s->shd_empty = 0;
+        for (int64_t i = 0; i < Zt * Zt; i++) s->shd_empty += dag.data[i] != 0;
+        s->has_truth = 1;
+        s->recovery_cells = n;
+    }
+    cw_free(t), cw_free(l), cw_free(a), cw_free(xb), cw_free(ub), cw_free(cells), cw_free(match);
+    cw_dmat_free(&truth);
+    cw_dmat_free(&dag);
+    return st;
 }
 
 static cw_status evaluate(eval_ctx *c, cw_eval_summary *s) {
@@ -443,6 +519,7 @@ static cw_status evaluate(eval_ctx *c, cw_eval_summary *s) {
     if (s->model[CW_EVAL_SINGLE].n + s->model[CW_EVAL_COMBO].n == 0)
         return cw_fail(CW_EINVAL, "%s: the split has no test perturbation to evaluate",
                        o->run_dir);
+    CW_TRY(latent_recovery(c, s));
     return write_outputs(c, s);
 }
 

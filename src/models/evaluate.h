@@ -77,6 +77,13 @@ typedef struct {
     int64_t n_deg_fallback;     /* perturbations whose DEGs did not come from deg_source */
     int64_t n_skipped;          /* combinations of more than two targets */
     int64_t tsv_rows;
+    /* latent recovery against uns/causeway_truth (simulated data only; has_truth 0 otherwise):
+     * MCC of the posterior-mean causal latents vs obsm/X_truth_latent over up to 5000 cells
+     * (every k-th cell), SHD of triu(G,1) thresholded at |A| > 0.1 after that matching, and
+     * the SHD of the empty graph (= true edges) for scale (eval/recovery.h). */
+    int has_truth;
+    double mcc;
+    int64_t shd, shd_empty, learned_edges, recovery_cells;
 } cw_eval_summary;
 
 /* Runs the evaluation, writes the two files, fills *out (may be NULL). */
