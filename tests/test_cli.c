@@ -45,8 +45,9 @@ static void test_help(void **state) {
     assert_int_equal(run_prog("--help"), 0);
     assert_non_null(strstr(out, "simulate"));
     assert_non_null(strstr(out, "info"));
-    const char *cmds[] = {"simulate", "info", "bench", "split"};
-    for (int i = 0; i < 4; i++) {
+    const char *cmds[] = {"simulate", "info", "bench", "split", "train", "evaluate", "predict",
+                          "dag"};
+    for (int i = 0; i < 8; i++) {
         char a[64];
         snprintf(a, sizeof a, "%s --help", cmds[i]);
         assert_int_equal(run_prog(a), 0);
