@@ -144,6 +144,62 @@ static void test_simulate_then_info(void **state) {
     assert_true(cwt_exists(path));
 }
 
+/* info --graph-*: the simulator's graph files give a graph with every edge type; a malformed
+ * line is an error naming file:line; a level without its file is an error. */
+static void test_info_graph(void **state) {
+    (void)state;
+    char data[512], gmt[512], rel[512], ppi[512], bad[512], a[4096];
+    cwt_path(data, sizeof data, "g.h5ad");
+    cwt_path(gmt, sizeof gmt, "g.gmt");
+    cwt_path(rel, sizeof rel, "g.relations.txt");
+    cwt_path(ppi, sizeof ppi, "g.ppi.txt");
+    cwt_path(bad, sizeof bad, "bad.ppi.txt");
+    snprintf(a, sizeof a,
+             "simulate --out '%s' --n-controls 40 --cells-per-perturbation 10 --n-genes 60 "
+             "--n-programs 3 --n-targets 4 --n-combinations 1 --quiet",
+             data);
+    assert_int_equal(run_prog(a), 0);
+    snprintf(a, sizeof a, "info '%s' --json --graph-gmt '%s' --graph-relations '%s' --graph-ppi '%s'",
+             data, gmt, rel, ppi);
+    assert_int_equal(run_prog(a), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    json_t *g = json_object_get(j, "graph");
+    assert_string_equal(json_string_value(json_object_get(g, "levels")), "gg+pg+pp");
+    assert_int_equal(json_integer_value(json_object_get(g, "gene_nodes")), 60);
+    assert_true(json_integer_value(json_object_get(g, "gg_edges")) > 0);
+    assert_true(json_integer_value(json_object_get(g, "pg_edges")) > 0);
+    assert_true(json_integer_value(json_object_get(g, "pp_edges")) > 0);
+    assert_int_equal(json_integer_value(json_object_get(g, "edges")),
+                     json_integer_value(json_object_get(g, "gg_edges")) +
+                         json_integer_value(json_object_get(g, "pg_edges")) +
+                         json_integer_value(json_object_get(g, "pp_edges")));
+    json_int_t edges = json_integer_value(json_object_get(g, "edges"));
+    json_decref(j);
+    /* half corrupted: same edge count, half of them random */
+    snprintf(a, sizeof a,
+             "info '%s' --json --graph-gmt '%s' --graph-relations '%s' --graph-ppi '%s' "
+             "--graph-corrupt 0.5 --graph-seed 3",
+             data, gmt, rel, ppi);
+    assert_int_equal(run_prog(a), 0);
+    j = json_loads(out, 0, NULL);
+    g = json_object_get(j, "graph");
+    assert_int_equal(json_integer_value(json_object_get(g, "edges")), edges);
+    assert_true(llabs((long long)json_integer_value(json_object_get(g, "random_edges")) - edges / 2) <= 1);
+    json_decref(j);
+    FILE *f = fopen(bad, "w");
+    fputs("G00001 G00002\nG00003\n", f);
+    fclose(f);
+    snprintf(a, sizeof a, "info '%s' --graph-ppi '%s'", data, bad);
+    assert_int_equal(run_prog(a), 2);
+    char where[600];
+    snprintf(where, sizeof where, "%s:2", bad);
+    assert_one_line_error(where, NULL);
+    snprintf(a, sizeof a, "info '%s' --graph-levels gg+pg+pp --graph-ppi '%s'", data, ppi);
+    assert_int_equal(run_prog(a), 2);
+    assert_one_line_error("--graph-gmt", NULL);
+}
+
 /* Same seed and options give byte-identical files (no HDF5 timestamps); another seed differs. */
 static void test_simulate_is_reproducible(void **state) {
     (void)state;
@@ -388,6 +444,7 @@ int main(void) {
         cmocka_unit_test(test_simulate_then_info),
         cmocka_unit_test(test_simulate_is_reproducible),
         cmocka_unit_test(test_split_command),
+        cmocka_unit_test(test_info_graph),
         cmocka_unit_test(test_good_small_file),
         cmocka_unit_test(test_bad_missing_file),
         cmocka_unit_test(test_bad_not_hdf5),

@@ -92,3 +92,25 @@ void cli_git_commit(char *commit, size_t cap) {
     else snprintf(commit, cap, "unknown");
     pclose(p);
 }
+
+int cli_graph_option(const char *cmd, int c, const char *arg, cli_graph_args *a) {
+    switch (c - CLI_GRAPH_OPT_BASE) {
+    case 0: a->gmt = arg; return 1;
+    case 1: a->relations = arg; return 1;
+    case 2: a->ppi = arg; return 1;
+    case 3: a->gene_column = arg; return 1;
+    case 4:
+        if (strcmp(arg, "gg") && strcmp(arg, "gg+pg") && strcmp(arg, "gg+pg+pp")) {
+            cli_error(cmd, "--graph-levels: expected gg, gg+pg or gg+pg+pp, got '%s'", arg);
+            return -1;
+        }
+        a->levels = arg;
+        return 1;
+    case 5: a->involved_only = 1; return 1;
+    case 6: return cli_parse_f64(cmd, "--graph-corrupt", arg, 0, 1, &a->corrupt) ? -1 : 1;
+    case 7: return cli_parse_u64(cmd, "--graph-seed", arg, &a->seed) ? -1 : 1;
+    default: return 0;
+    }
+}
+
+int cli_graph_wanted(const cli_graph_args *a) { return a->gmt || a->relations || a->ppi; }

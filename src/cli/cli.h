@@ -68,6 +68,40 @@ int cli_perturb_option(int c, const char *arg, cli_perturb_args *a);
 /* Opens the design of an opened file with these flags. */
 cw_status cli_perturb_design(cw_h5ad *h, const cli_perturb_args *a, cw_perturb_design *d);
 
+/* The context-graph flags (issue #4 item 1; spec §3): --graph-gmt, --graph-relations,
+ * --graph-ppi, --gene-column, --graph-levels gg|gg+pg|gg+pg+pp, --graph-involved-only,
+ * --graph-corrupt FRACTION, --graph-seed S. */
+typedef struct {
+    const char *gmt, *relations, *ppi, *gene_column, *levels;
+    int involved_only;
+    double corrupt;
+    uint64_t seed;
+} cli_graph_args;
+#define CLI_GRAPH_OPT_BASE 1100
+#define CLI_GRAPH_LONG_OPTIONS                                                                     \
+    {"graph-gmt", required_argument, 0, CLI_GRAPH_OPT_BASE + 0},                                   \
+        {"graph-relations", required_argument, 0, CLI_GRAPH_OPT_BASE + 1},                         \
+        {"graph-ppi", required_argument, 0, CLI_GRAPH_OPT_BASE + 2},                               \
+        {"gene-column", required_argument, 0, CLI_GRAPH_OPT_BASE + 3},                             \
+        {"graph-levels", required_argument, 0, CLI_GRAPH_OPT_BASE + 4},                            \
+        {"graph-involved-only", no_argument, 0, CLI_GRAPH_OPT_BASE + 5},                           \
+        {"graph-corrupt", required_argument, 0, CLI_GRAPH_OPT_BASE + 6},                           \
+        {"graph-seed", required_argument, 0, CLI_GRAPH_OPT_BASE + 7}
+#define CLI_GRAPH_HELP                                                                             \
+    "  --graph-gmt F            Reactome GMT (name, stable id, gene symbols)\n"                    \
+    "  --graph-relations F      pathway-pathway pairs (parent id, child id)\n"                     \
+    "  --graph-ppi F            gene pairs, space- or tab-separated\n"                             \
+    "  --gene-column COL        var column with gene symbols (default gene_symbols, else the\n"   \
+    "                           var index)\n"                                                      \
+    "  --graph-levels L         gg | gg+pg | gg+pg+pp (default: all the files given allow)\n"     \
+    "  --graph-involved-only    only pathways containing a dataset gene\n"                         \
+    "  --graph-corrupt F        replace a fraction F of the edges by random pairs (spec 3.5)\n"   \
+    "  --graph-seed S           seed of the corruption (0)\n"
+/* Handles one getopt code: 1 if it was a graph flag, 0 if not, -1 on a bad value (printed). */
+int cli_graph_option(const char *cmd, int c, const char *arg, cli_graph_args *a);
+/* 1 when any graph file was given. */
+int cli_graph_wanted(const cli_graph_args *a);
+
 /* The short git commit of the working directory ("unknown" outside a checkout), for the
  * context line of benchmarks. */
 void cli_git_commit(char *commit, size_t cap);

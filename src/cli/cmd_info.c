@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "core/status.h"
 #include "core/strings.h"
+#include "data/graph_h5ad.h"
 #include "data/perturb.h"
 #include "io/h5ad.h"
 
@@ -23,7 +24,7 @@ static void info_help(void) {
            "Summarises FILE.h5ad as a perturbation dataset and checks it: X finite, gene names\n"
            "unique, control labels present, no perturbation without cells.\n\n"
            "  --json                   one JSON object on stdout instead of the table\n"
-           CLI_PERTURB_HELP
+           CLI_PERTURB_HELP CLI_GRAPH_HELP
            "  --no-check-x             skip the scan of X for NaN/Inf (faster on large files)\n");
 }
 
@@ -42,6 +43,9 @@ typedef struct {
     double cpp_median;
     int has_deg;
     int64_t deg_groups, deg_genes;
+    int has_graph;
+    const char *graph_levels;
+    cw_graph_counts graph;
 } info_summary;
 
 static void print_table(const char *path, const info_summary *s, const cw_perturb_design *d) {
@@ -65,6 +69,10 @@ static void print_table(const char *path, const info_summary *s, const cw_pertur
                (long long)s->deg_groups, (long long)s->deg_genes);
     else
         printf("DEG table:          absent (evaluation computes DEGs with a Welch t-test)\n");
+    if (s->has_graph) {
+        printf("context graph (%s): ", s->graph_levels);
+        cw_graph_counts_print(&s->graph, stdout);
+    }
 }
 
 static void print_json(const info_summary *s, const cw_perturb_design *d) {
@@ -90,6 +98,21 @@ static void print_json(const info_summary *s, const cw_perturb_design *d) {
         json_object_set_new(o, "deg_groups", json_integer(s->deg_groups));
         json_object_set_new(o, "deg_genes_per_group", json_integer(s->deg_genes));
     }
+    if (s->has_graph) {
+        const cw_graph_counts *g = &s->graph;
+        json_object_set_new(
+            o, "graph",
+            json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "levels",
+                      s->graph_levels, "nodes", (json_int_t)(g->gene_nodes + g->pathway_nodes),
+                      "gene_nodes", (json_int_t)g->gene_nodes, "pathway_nodes",
+                      (json_int_t)g->pathway_nodes, "edges", (json_int_t)g->edges, "gg_edges",
+                      (json_int_t)g->gg_edges, "pg_edges", (json_int_t)g->pg_edges, "pp_edges",
+                      (json_int_t)g->pp_edges, "genes_in_ppi", (json_int_t)g->genes_in_ppi,
+                      "genes_in_gmt", (json_int_t)g->genes_in_gmt, "genes_unmatched",
+                      (json_int_t)g->genes_missing, "original_edges",
+                      (json_int_t)g->original_edges, "random_edges",
+                      (json_int_t)g->random_edges));
+    }
     json_t *t = json_array();
     for (int64_t i = 0; i < d->n_targets; i++) json_array_append_new(t, json_string(d->targets.s[i]));
     json_object_set_new(o, "targets", t);
@@ -107,9 +130,12 @@ int cmd_info(int argc, char **argv) {
     const char *cmd = "info";
     int as_json = 0, check_x = 1;
     cli_perturb_args pa = {NULL, NULL, {0, NULL}};
+    cli_graph_args ga;
+    memset(&ga, 0, sizeof ga);
     enum { O_JSON = 256, O_NOCHECK };
     static const struct option opts[] = {{"json", no_argument, 0, O_JSON},
                                          CLI_PERTURB_LONG_OPTIONS,
+                                         CLI_GRAPH_LONG_OPTIONS,
                                          {"no-check-x", no_argument, 0, O_NOCHECK},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -120,6 +146,12 @@ int cmd_info(int argc, char **argv) {
         if (r < 0) {
             cw_strings_free(&pa.controls);
             return cli_fail(cmd, CW_ENOMEM);
+        }
+        if (r) continue;
+        r = cli_graph_option(cmd, c, optarg, &ga);
+        if (r < 0) {
+            cw_strings_free(&pa.controls);
+            return CLI_EXIT_USAGE;
         }
         if (r) continue;
         switch (c) {
@@ -190,6 +222,15 @@ int cmd_info(int argc, char **argv) {
         s.deg_groups = t.n_groups;
         s.deg_genes = t.n_genes;
         cw_deg_table_free(&t);
+    }
+    if (cli_graph_wanted(&ga)) {
+        cw_graph_files gf = {ga.gmt, ga.relations, ga.ppi, ga.gene_column, ga.levels,
+                             ga.involved_only, ga.corrupt, ga.seed};
+        cw_graph g;
+        if ((st = cw_graph_from_files(&g, h, &gf, &s.graph_levels))) goto done;
+        s.graph = g.counts;
+        s.has_graph = 1;
+        cw_graph_free(&g);
     }
     if (as_json) print_json(&s, &d);
     else print_table(path, &s, &d);
