@@ -163,11 +163,6 @@ static void test_alloc_failures(void **state) {
     cw_params_free(&a);
 }
 
-static int teardown(void **state) {
-    (void)state;
-    cwt_rm_tmpdir();
-    return 0;
-}
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -176,5 +171,5 @@ int main(void) {
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_alloc_failures),
     };
-    return cmocka_run_group_tests_name("checkpoint", tests, NULL, teardown);
+    return cmocka_run_group_tests_name("checkpoint", tests, NULL, cwt_teardown);
 }

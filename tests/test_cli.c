@@ -29,16 +29,6 @@ static void assert_one_line_error(const char *needle1, const char *needle2) {
                  needle2 ? needle2 : "", out);
 }
 
-static int dir_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    closedir(d);
-    return n;
-}
 
 static void test_help(void **state) {
     (void)state;
@@ -415,7 +405,7 @@ static void test_bad_unwritable_output(void **state) {
     snprintf(a, sizeof a, "simulate --out /nonexistent-dir/x.h5ad --quiet");
     assert_int_equal(run_prog(a), 2);
     assert_one_line_error("/nonexistent-dir", NULL);
-    assert_int_equal(dir_entries(dir), 1); /* only the blocker: no temporary files */
+    assert_int_equal(cwt_dir_entries(dir), 1); /* only the blocker: no temporary files */
 }
 
 static void test_bad_flags(void **state) {
@@ -431,11 +421,6 @@ static void test_bad_flags(void **state) {
     assert_one_line_error("--out", NULL);
 }
 
-static int teardown(void **state) {
-    (void)state;
-    cwt_rm_tmpdir();
-    return 0;
-}
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -457,5 +442,5 @@ int main(void) {
         cmocka_unit_test(test_bad_unwritable_output),
         cmocka_unit_test(test_bad_flags),
     };
-    return cmocka_run_group_tests_name("cli", tests, NULL, teardown);
+    return cmocka_run_group_tests_name("cli", tests, NULL, cwt_teardown);
 }

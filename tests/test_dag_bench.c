@@ -28,16 +28,6 @@ static const char *good_config =
     "\"lambda\": 0.0001, \"lr\": 0.001, \"seed\": \"7\", "
     "\"target_names\": [\"KLF1\", \"CEBPA\", \"SPI1\"]}";
 
-static int dir_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    closedir(d);
-    return n;
-}
 
 /* Writes DIR/checkpoint.ckpt (DIR created) of a tiny cmvae with known G and c-MLP. */
 static void make_run(const char *dir, const char *model, const char *config) {
@@ -183,7 +173,7 @@ static void test_dag_outputs(void **state) {
     free(dot);
     /* no temporary files left: checkpoint + 3 outputs (+ dag.svg when dot is installed) */
     snprintf(path, sizeof path, "%s/dag.svg", run);
-    assert_int_equal(dir_entries(run), 4 + cwt_exists(path));
+    assert_int_equal(cwt_dir_entries(run), 4 + cwt_exists(path));
 
     /* --threshold lowers the cut: the 0.004 edge appears; --out writes elsewhere (created) */
     char out[512];
@@ -219,7 +209,7 @@ static void test_dag_program(void **state) {
     assert_int_equal(cwt_run(buf, sizeof buf, "%s dag '%s'", cwt_prog(), run), 2);
     assert_non_null(strstr(buf, "checkpoint.ckpt"));
     assert_non_null(strstr(buf, "'hidden'"));
-    assert_int_equal(dir_entries(run), 1);
+    assert_int_equal(cwt_dir_entries(run), 1);
 }
 
 static void test_dag_errors(void **state) {
@@ -232,7 +222,7 @@ static void test_dag_errors(void **state) {
     cwt_path(run, sizeof run, "empty-run");
     mkdir(run, 0777);
     assert_int_equal(run_dag(run, NULL, NULL, NULL, NULL), 2);
-    assert_int_equal(dir_entries(run), 0);
+    assert_int_equal(cwt_dir_entries(run), 0);
     assert_int_equal(run_dag(NULL, NULL, NULL, NULL, NULL), 2);
     assert_int_equal(run_dag(run, "--threshold", "x", NULL, NULL), 2);
 
@@ -249,19 +239,19 @@ static void test_dag_errors(void **state) {
     assert_int_equal(pwrite(fd, &b, 1, end - 20), 1);
     close(fd);
     assert_int_equal(run_dag(run, NULL, NULL, NULL, NULL), 2);
-    assert_int_equal(dir_entries(run), 1);
+    assert_int_equal(cwt_dir_entries(run), 1);
     /* garbage file: the header does not parse */
     FILE *f = fopen(path, "w");
     fputs("not a checkpoint\n", f);
     fclose(f);
     assert_int_equal(run_dag(run, NULL, NULL, NULL, NULL), 2);
-    assert_int_equal(dir_entries(run), 1);
+    assert_int_equal(cwt_dir_entries(run), 1);
 
     /* unknown model */
     cwt_path(run, sizeof run, "cgvae-run");
     make_run(run, "cgvae", good_config);
     assert_int_equal(run_dag(run, NULL, NULL, NULL, NULL), 2);
-    assert_int_equal(dir_entries(run), 1);
+    assert_int_equal(cwt_dir_entries(run), 1);
 
     /* config lacking each key in turn, or with target_names of the wrong length */
     const char *keys[] = {"\"genes\"", "\"latent_dim\"", "\"targets\"", "\"hidden\"",
@@ -278,14 +268,14 @@ static void test_dag_errors(void **state) {
         char out[600];
         snprintf(out, sizeof out, "%s/out", run);
         assert_int_equal(run_dag(run, "--out", out, NULL, NULL), 2);
-        assert_int_equal(dir_entries(run), 1); /* not even the --out directory */
+        assert_int_equal(cwt_dir_entries(run), 1); /* not even the --out directory */
     }
     cwt_path(run, sizeof run, "short-names");
     make_run(run, "cmvae",
              "{\"genes\": 6, \"latent_dim\": 4, \"targets\": 3, \"hidden\": 8, \"batch_size\": 2, "
              "\"lambda\": 0.0001, \"lr\": 0.001, \"seed\": 7, \"target_names\": [\"A\", \"B\"]}");
     assert_int_equal(run_dag(run, NULL, NULL, NULL, NULL), 2);
-    assert_int_equal(dir_entries(run), 1);
+    assert_int_equal(cwt_dir_entries(run), 1);
     /* a config whose shapes disagree with the stored tensors */
     cwt_path(run, sizeof run, "shape-run");
     char cfg[1024];
@@ -293,7 +283,7 @@ static void test_dag_errors(void **state) {
     memcpy(strstr(cfg, "\"hidden\": 8"), "\"hidden\": 9", 11);
     make_run(run, "cmvae", cfg);
     assert_int_equal(run_dag(run, NULL, NULL, NULL, NULL), 2);
-    assert_int_equal(dir_entries(run), 1);
+    assert_int_equal(cwt_dir_entries(run), 1);
 }
 
 /* Runs cmd_bench_train with stdout captured into a file; returns its exit code. */

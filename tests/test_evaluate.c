@@ -27,11 +27,6 @@ static int setup(void **state) {
     return rc == 0 ? 0 : -1;
 }
 
-static int teardown(void **state) {
-    (void)state;
-    cwt_rm_tmpdir();
-    return 0;
-}
 
 static int evaluate(const char *extra) {
     return cwt_run(out, sizeof out, "%s evaluate '%s' %s", cwt_prog(), run, extra);
@@ -212,5 +207,5 @@ int main(void) {
         cmocka_unit_test(test_exact_match),        cmocka_unit_test(test_computed_degs),
         cmocka_unit_test(test_model_beats_control), cmocka_unit_test(test_bad_options),
     };
-    return cmocka_run_group_tests_name("evaluate", tests, setup, teardown);
+    return cmocka_run_group_tests_name("evaluate", tests, setup, cwt_teardown);
 }

@@ -38,13 +38,8 @@ static void test_norman_end_to_end(void **state) {
     json_decref(j);
 }
 
-static int teardown(void **state) {
-    (void)state;
-    cwt_rm_tmpdir();
-    return 0;
-}
 
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_norman_end_to_end)};
-    return cmocka_run_group_tests_name("norman", tests, NULL, teardown);
+    return cmocka_run_group_tests_name("norman", tests, NULL, cwt_teardown);
 }

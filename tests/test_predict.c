@@ -25,11 +25,6 @@ static int setup(void **state) {
     return 0;
 }
 
-static int teardown(void **state) {
-    (void)state;
-    cwt_rm_tmpdir();
-    return 0;
-}
 
 static void test_predict_file(void **state) {
     (void)state;
@@ -110,5 +105,5 @@ int main(void) {
         cmocka_unit_test(test_predict_file),
         cmocka_unit_test(test_predict_errors),
     };
-    return cmocka_run_group_tests_name("predict", tests, setup, teardown);
+    return cmocka_run_group_tests_name("predict", tests, setup, cwt_teardown);
 }

@@ -923,16 +923,6 @@ static void test_create_allocation_failures(void **state) {
     assert_true(budget > 20);
 }
 
-static int dir_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    struct dirent *e;
-    int n = 0;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    closedir(d);
-    return n;
-}
 
 /* Every allocation failure on the write path returns CW_ENOMEM and leaves no file (and, under
  * the asan build, no leak). */
@@ -961,18 +951,13 @@ static void test_write_allocation_failures(void **state) {
         if (st == CW_OK)
             fail_msg("budget %lld: a failed allocation was ignored", (long long)budget);
         assert_int_equal(st, CW_ENOMEM);
-        if (dir_entries(dir) != 0) fail_msg("budget %lld: files left behind", (long long)budget);
+        if (cwt_dir_entries(dir) != 0) fail_msg("budget %lld: files left behind", (long long)budget);
         assert_true(budget < 20000);
     }
     assert_true(budget > 50);
-    assert_int_equal(dir_entries(dir), 4); /* the .h5ad and three graph files */
+    assert_int_equal(cwt_dir_entries(dir), 4); /* the .h5ad and three graph files */
 }
 
-static int teardown(void **state) {
-    (void)state;
-    cwt_rm_tmpdir();
-    return 0;
-}
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -991,5 +976,5 @@ int main(void) {
         cmocka_unit_test(test_create_allocation_failures),
         cmocka_unit_test(test_write_allocation_failures),
     };
-    return cmocka_run_group_tests_name("simulate", tests, NULL, teardown);
+    return cmocka_run_group_tests_name("simulate", tests, NULL, cwt_teardown);
 }

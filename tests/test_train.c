@@ -26,11 +26,6 @@ static int setup(void **state) {
     return rc == 0 ? 0 : -1;
 }
 
-static int teardown(void **state) {
-    (void)state;
-    cwt_rm_tmpdir();
-    return 0;
-}
 
 static void test_run_dir_and_learning(void **state) {
     (void)state;
@@ -135,5 +130,5 @@ int main(void) {
         cmocka_unit_test(test_nonfinite_loss_stops),
         cmocka_unit_test(test_bad_options),
     };
-    return cmocka_run_group_tests_name("train", tests, setup, teardown);
+    return cmocka_run_group_tests_name("train", tests, setup, cwt_teardown);
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +39,25 @@ static inline void cwt_rm_tmpdir(void) {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", cwt_tmpdir());
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", cwt_tmpdir());
+}
+
+/* cmocka group teardown: removes the program's temporary directory. */
+static inline int cwt_teardown(void **state) {
+    (void)state;
+    cwt_rm_tmpdir();
+    return 0;
+}
+
+/* Number of entries in a directory (without . and ..), -1 when it cannot be opened. */
+static inline int cwt_dir_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    closedir(d);
+    return n;
 }
 
 static inline int cwt_exists(const char *path) {
