@@ -9,7 +9,8 @@
  * A kernel file added to src/nn with a backward must be #included below and checked.
  *
  * Method: central differences (h = 1e-5), exhaustive over every element of every input and
- * parameter, on tiny shapes (N = 3, IN = 4, OUT = 5, Z = 4 or 5). Array-valued kernels are
+ * parameter, on tiny shapes (N = 3, IN = 4, OUT = 5, Z = 4 or 5; the graph kernels on a 5-node
+ * symmetric graph with an isolated node, 2 cells, 2 heads of 3 features). Array-valued kernels are
  * reduced to a scalar L = sum_k r_k out_k with fixed random r (so backward receives dout = r);
  * losses are scaled by dloss = 0.7. Every gradient buffer starts at GC_PREFILL, not 0, so a
  * backward that assigns instead of accumulating fails. Per element,
@@ -26,6 +27,9 @@
 #include "nn/activation.c"
 #include "nn/adam.c"
 #include "nn/dag.c"
+#include "nn/dropout.c"
+#include "nn/graph_conv.c"
+#include "nn/layernorm.c"
 #include "nn/linear.c"
 #include "nn/loss.c"
 #include "nn/mmd.c"
@@ -482,6 +486,281 @@ static void test_gc_composite_latent(void **state) {
     gc_expect("latent", "G", latent_obj, &c, c.g, dg, Z * Z);
 }
 
+/* ---- graph convolutions ----------------------------------------------------------------- */
+
+/* A small symmetric graph: edges 0-1, 0-2, 1-2, 2-3; node 4 has no neighbours. */
+enum { GN = 5, GNNZ = 8, GB = 2, GF = 3, GK = 2, GKF = GK * GF };
+static const int64_t g_indptr[GN + 1] = {0, 2, 4, 7, 8, 8};
+static const int32_t g_indices[GNNZ] = {1, 2, 0, 2, 0, 1, 3, 2};
+
+typedef struct {
+    real x[GB * GN * GF], r[GB * GN * GF], out[GB * GN * GF];
+    real val[GNNZ], tval[GNNZ], diag[GN];
+    int use_diag;
+} spmm_ctx;
+
+static double spmm_obj(void *p) {
+    spmm_ctx *c = p;
+    cw_spmm(c->out, c->x, g_indptr, g_indices, c->val, c->use_diag ? c->diag : NULL, GB, GN, GF,
+            0);
+    return dot(c->r, c->out, GB * GN * GF);
+}
+
+static void test_gc_spmm(void **state) {
+    (void)state;
+    cw_rng rng;
+    cw_rng_seed(&rng, 20);
+    spmm_ctx c;
+    real dx[GB * GN * GF];
+    fill_uniform(&rng, c.x, GB * GN * GF, -1, 1);
+    fill_uniform(&rng, c.r, GB * GN * GF, -1, 1);
+
+    /* SAGE mean: val is not symmetric (1/deg of the row), backward uses the transpose's values */
+    cw_sage_mean_values(c.val, c.tval, g_indptr, g_indices, GN);
+    c.use_diag = 0;
+    prefill(dx, GB * GN * GF);
+    cw_spmm(dx, c.r, g_indptr, g_indices, c.tval, NULL, GB, GN, GF, 1);
+    gc_expect("spmm sage", "x", spmm_obj, &c, c.x, dx, GB * GN * GF);
+    for (int64_t i = (GB * GN - 1) * GF; i < GB * GN * GF; i++) /* isolated node 4 of cell 1 */
+        assert_true(dx[i] == GC_PREFILL);
+
+    /* GCN with self loops; the pair 1-2 dropped in both directions: val is symmetric */
+    /* slot 3 = (1, 2), slot 5 = (2, 1) */
+    static const uint8_t keep[GNNZ] = {1, 1, 1, 0, 1, 0, 1, 1};
+    cw_gcn_norm_values(c.val, c.diag, g_indptr, g_indices, keep, GN);
+    assert_true(c.val[3] == 0 && c.val[5] == 0);
+    c.use_diag = 1;
+    prefill(dx, GB * GN * GF);
+    cw_spmm(dx, c.r, g_indptr, g_indices, c.val, c.diag, GB, GN, GF, 1);
+    gc_expect("spmm gcn", "x", spmm_obj, &c, c.x, dx, GB * GN * GF);
+}
+
+typedef struct {
+    real xw[GB * GN * GKF], as[GKF], ad[GKF], bias[GKF], r[GB * GN * GKF];
+    real out[GB * GN * GKF], alpha[GB * (GNNZ + GN) * GK];
+} gat_ctx;
+
+static double gat_obj(void *p) {
+    gat_ctx *c = p;
+    cw_gat_forward(c->out, c->alpha, c->xw, c->as, c->ad, c->bias, g_indptr, g_indices, GB, GN,
+                   GK, GF);
+    return dot(c->r, c->out, GB * GN * GKF);
+}
+
+/* smallest |s_src[u] + s_dst[v]| over the attention pairs (incl. self loops): LeakyReLU kink;
+ * *npos, *nneg count the pairs on each side of it */
+static double gat_min_logit(const gat_ctx *c, int *npos, int *nneg) {
+    double mn = INFINITY;
+    *npos = *nneg = 0;
+    for (int64_t b = 0; b < GB; b++)
+        for (int64_t v = 0; v < GN; v++)
+            for (int64_t e = g_indptr[v]; e <= g_indptr[v + 1]; e++) {
+                const int64_t u = e < g_indptr[v + 1] ? g_indices[e] : v;
+                for (int64_t k = 0; k < GK; k++) {
+                    const real *xu = c->xw + (b * GN + u) * GKF + k * GF;
+                    const real *xv = c->xw + (b * GN + v) * GKF + k * GF;
+                    const double z = dot(c->as + k * GF, xu, GF) + dot(c->ad + k * GF, xv, GF);
+                    if (fabs(z) < mn) mn = fabs(z);
+                    *npos += z > 0, *nneg += z < 0;
+                }
+            }
+    return mn;
+}
+
+static void test_gc_gat(void **state) {
+    (void)state;
+    cw_rng rng;
+    cw_rng_seed(&rng, 21);
+    gat_ctx c;
+    fill_uniform(&rng, c.xw, GB * GN * GKF, -1, 1);
+    fill_uniform(&rng, c.as, GKF, -1, 1);
+    fill_uniform(&rng, c.ad, GKF, -1, 1);
+    fill_uniform(&rng, c.bias, GKF, -0.5, 0.5);
+    fill_uniform(&rng, c.r, GB * GN * GKF, -1, 1);
+    int npos, nneg;
+    const double mn = gat_min_logit(&c, &npos, &nneg);
+    printf("  gat: smallest |logit| before LeakyReLU %.3g (%d > 0, %d < 0)\n", mn, npos, nneg);
+    assert_true(mn > 1e-3);
+    assert_true(npos > 0 && nneg > 0); /* both LeakyReLU branches are exercised */
+    assert_int_equal(cw_gat_alpha_size(GB, GN, GNNZ, GK), GB * (GNNZ + GN) * GK);
+    gat_obj(&c);
+    const int64_t ns = cw_gat_scratch_size(GB, GN, GNNZ, GK, GF);
+    real *scr = malloc((size_t)ns * sizeof(real));
+    assert_non_null(scr);
+    for (int64_t i = 0; i < ns; i++) scr[i] = NAN; /* backward must not read stale scratch */
+    real dxw[GB * GN * GKF], das[GKF], dad[GKF], db[GKF];
+    prefill(dxw, GB * GN * GKF), prefill(das, GKF), prefill(dad, GKF), prefill(db, GKF);
+    cw_gat_backward(dxw, das, dad, db, c.r, c.xw, c.alpha, c.as, c.ad, g_indptr, g_indices, scr,
+                    GB, GN, GK, GF);
+    gc_expect("gat", "xw", gat_obj, &c, c.xw, dxw, GB * GN * GKF);
+    gc_expect("gat", "att_src", gat_obj, &c, c.as, das, GKF);
+    gc_expect("gat", "att_dst", gat_obj, &c, c.ad, dad, GKF);
+    gc_expect("gat", "bias", gat_obj, &c, c.bias, db, GKF);
+    free(scr);
+}
+
+/* ---- layernorm, dropout ----------------------------------------------------------------- */
+
+typedef struct {
+    real x[N * OUT], gamma[OUT], beta[OUT], r[N * OUT], out[N * OUT], mean[N], rstd[N];
+} ln_ctx;
+
+static double ln_obj(void *p) {
+    ln_ctx *c = p;
+    cw_layernorm_forward(c->out, c->mean, c->rstd, c->x, c->gamma, c->beta, N, OUT);
+    return dot(c->r, c->out, N * OUT);
+}
+
+static void test_gc_layernorm(void **state) {
+    (void)state;
+    cw_rng rng;
+    cw_rng_seed(&rng, 22);
+    ln_ctx c;
+    fill_uniform(&rng, c.x, N * OUT, -2, 2);
+    fill_uniform(&rng, c.gamma, OUT, 0.5, 1.5);
+    fill_uniform(&rng, c.beta, OUT, -0.5, 0.5);
+    fill_uniform(&rng, c.r, N * OUT, -1, 1);
+    ln_obj(&c);
+    real dx[N * OUT], dg[OUT], dbt[OUT];
+    prefill(dx, N * OUT), prefill(dg, OUT), prefill(dbt, OUT);
+    cw_layernorm_backward(dx, dg, dbt, c.r, c.x, c.mean, c.rstd, c.gamma, N, OUT);
+    gc_expect("layernorm", "inp", ln_obj, &c, c.x, dx, N * OUT);
+    gc_expect("layernorm", "gamma", ln_obj, &c, c.gamma, dg, OUT);
+    gc_expect("layernorm", "beta", ln_obj, &c, c.beta, dbt, OUT);
+}
+
+typedef struct {
+    real x[N * IN], r[N * IN], out[N * IN], mask[N * IN];
+} drop_ctx;
+
+static double dropout_obj(void *p) {
+    drop_ctx *c = p;
+    cw_rng rng;
+    cw_rng_seed(&rng, 99); /* the same mask in every evaluation */
+    cw_dropout_forward(c->out, c->mask, c->x, 0.4, N * IN, &rng);
+    return dot(c->r, c->out, N * IN);
+}
+
+static void test_gc_dropout(void **state) {
+    (void)state;
+    cw_rng rng;
+    cw_rng_seed(&rng, 23);
+    drop_ctx c;
+    fill_uniform(&rng, c.x, N * IN, -1, 1);
+    fill_uniform(&rng, c.r, N * IN, -1, 1);
+    dropout_obj(&c);
+    int dropped = 0, kept = 0;
+    for (int64_t i = 0; i < N * IN; i++) dropped += c.mask[i] == 0, kept += c.mask[i] != 0;
+    assert_true(dropped > 0 && kept > 0); /* both branches are checked */
+    real dx[N * IN];
+    prefill(dx, N * IN);
+    cw_dropout_backward(dx, c.r, c.mask, N * IN);
+    gc_expect("dropout", "inp", dropout_obj, &c, c.x, dx, N * IN);
+}
+
+/* ---- ReLU, tanh ------------------------------------------------------------------------- */
+
+static double relu_obj(void *p) {
+    act_ctx *c = p;
+    cw_relu_forward(c->out, c->x, N * IN);
+    return dot(c->r, c->out, N * IN);
+}
+
+static double tanh_obj(void *p) {
+    act_ctx *c = p;
+    cw_tanh_forward(c->out, c->x, N * IN);
+    return dot(c->r, c->out, N * IN);
+}
+
+static void test_gc_relu_tanh(void **state) {
+    (void)state;
+    cw_rng rng;
+    cw_rng_seed(&rng, 24);
+    act_ctx c;
+    real dx[N * IN], y[N * IN];
+    fill_away_from_zero(&rng, c.x, N * IN, 0.1, 2);
+    c.x[0] = -0.7, c.x[1] = 0.9; /* both branches */
+    fill_uniform(&rng, c.r, N * IN, -1, 1);
+    prefill(dx, N * IN);
+    cw_relu_backward(dx, c.r, c.x, N * IN);
+    gc_expect("relu", "inp", relu_obj, &c, c.x, dx, N * IN);
+    cw_relu_forward(y, c.x, N * IN); /* backward from the output gives the same */
+    prefill(dx, N * IN);
+    cw_relu_backward(dx, c.r, y, N * IN);
+    gc_expect("relu", "inp(o)", relu_obj, &c, c.x, dx, N * IN);
+
+    fill_uniform(&rng, c.x, N * IN, -3, 3);
+    c.x[0] = -0.0, c.x[1] = 8;
+    cw_tanh_forward(y, c.x, N * IN);
+    prefill(dx, N * IN);
+    cw_tanh_backward(dx, c.r, y, N * IN);
+    gc_expect("tanh", "inp", tanh_obj, &c, c.x, dx, N * IN);
+}
+
+/* ---- Laplacian smoothness --------------------------------------------------------------- */
+
+typedef struct {
+    real w[GN * GF];
+} lap_ctx;
+
+static double lap_obj(void *p) {
+    lap_ctx *c = p;
+    return GC_DLOSS * cw_laplacian_forward(c->w, g_indptr, g_indices, GN, GF);
+}
+
+static void test_gc_laplacian(void **state) {
+    (void)state;
+    cw_rng rng;
+    cw_rng_seed(&rng, 25);
+    lap_ctx c;
+    fill_uniform(&rng, c.w, GN * GF, -1, 1);
+    real dw[GN * GF];
+    prefill(dw, GN * GF);
+    cw_laplacian_backward(dw, GC_DLOSS, c.w, g_indptr, g_indices, GN, GF);
+    gc_expect("laplacian", "W", lap_obj, &c, c.w, dw, GN * GF);
+    for (int64_t k = 0; k < GF; k++) assert_true(dw[4 * GF + k] == GC_PREFILL); /* isolated */
+}
+
+/* ---- masked linear ---------------------------------------------------------------------- */
+
+typedef struct {
+    real inp[N * IN], w[OUT * IN], mask[OUT * IN], b[OUT], r[N * OUT], out[N * OUT];
+    real weff[OUT * IN];
+} mlin_ctx;
+
+static double mlin_obj(void *p) {
+    mlin_ctx *c = p;
+    cw_masked_linear_forward(c->out, c->weff, c->inp, c->w, c->mask, c->b, N, IN, OUT);
+    return dot(c->r, c->out, N * OUT);
+}
+
+static void test_gc_masked_linear(void **state) {
+    (void)state;
+    cw_rng rng;
+    cw_rng_seed(&rng, 26);
+    mlin_ctx c;
+    fill_uniform(&rng, c.inp, N * IN, -1, 1);
+    fill_uniform(&rng, c.w, OUT * IN, -1, 1);
+    fill_uniform(&rng, c.b, OUT, -1, 1);
+    fill_uniform(&rng, c.r, N * OUT, -1, 1);
+    int zeros = 0;
+    for (int64_t i = 0; i < OUT * IN; i++) {
+        c.mask[i] = (i % 3 == 1) ? 0 : 1;
+        zeros += c.mask[i] == 0;
+    }
+    assert_true(zeros > 0);
+    mlin_obj(&c);
+    real dinp[N * IN], dw[OUT * IN], db[OUT], dscr[OUT * IN];
+    prefill(dinp, N * IN), prefill(dw, OUT * IN), prefill(db, OUT);
+    for (int64_t i = 0; i < OUT * IN; i++) dscr[i] = NAN; /* scratch is overwritten, not read */
+    cw_masked_linear_backward(dinp, dw, db, dscr, c.r, c.inp, c.weff, c.mask, N, IN, OUT);
+    gc_expect("mlinear", "inp", mlin_obj, &c, c.inp, dinp, N * IN);
+    gc_expect("mlinear", "weight", mlin_obj, &c, c.w, dw, OUT * IN);
+    gc_expect("mlinear", "bias", mlin_obj, &c, c.b, db, OUT);
+    for (int64_t i = 0; i < OUT * IN; i++) /* masked-out weights: exactly no gradient */
+        if (c.mask[i] == 0) assert_true(dw[i] == GC_PREFILL);
+}
+
 /* ---- the checker can fail --------------------------------------------------------------- */
 
 static void test_gc_catches_wrong_gradients(void **state) {
@@ -551,6 +830,13 @@ int main(void) {
         cmocka_unit_test(test_gc_softmax),
         cmocka_unit_test(test_gc_mmd),
         cmocka_unit_test(test_gc_dag),
+        cmocka_unit_test(test_gc_spmm),
+        cmocka_unit_test(test_gc_gat),
+        cmocka_unit_test(test_gc_layernorm),
+        cmocka_unit_test(test_gc_dropout),
+        cmocka_unit_test(test_gc_relu_tanh),
+        cmocka_unit_test(test_gc_laplacian),
+        cmocka_unit_test(test_gc_masked_linear),
         cmocka_unit_test(test_gc_composite_mlp),
         cmocka_unit_test(test_gc_composite_latent),
         cmocka_unit_test(test_gc_catches_wrong_gradients),

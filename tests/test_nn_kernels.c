@@ -1,9 +1,12 @@
 /* test_nn_kernels.c: forward values (and backward against closed forms) of the nn kernels in
  * the float build the library ships: GEMM wrapper, linear, LeakyReLU, softplus,
  * reparameterisation, KL, MSE, L1, softmax, MMD (against a naive O(n^2 D) double loop and
- * hand values), the DAG layer (against an explicit dense inverse), Adam (against the torch
- * formulas iterated by hand in double) and the gradient clamp. Spec: grace_cmvae.md §4.0, §5.1,
- * §5.4, §5.6. Finite-difference gradient checks live in test_nn_gradcheck.c (double build).
+ * hand values), the DAG layer (against an explicit dense inverse), the graph convolutions
+ * (SAGE/GCN spmm by hand and against dense D^-1/2 (A+I) D^-1/2, transposed values, GAT against a
+ * dense all-pairs reference, GAT thread-count invariance), layernorm, dropout, the Laplacian
+ * penalty, masked linear, Adam (against the torch formulas iterated by hand in double) and the
+ * gradient clamp. Spec: grace_cmvae.md §4.0, §4.2, §4.5, §5.1, §5.4, §5.6. Finite-difference
+ * gradient checks live in test_nn_gradcheck.c (double build).
  * Comparisons use atol + rtol*|ref| and print the worst element. */
 #include "test_util.h"
 
@@ -11,6 +14,9 @@
 #include "nn/activation.h"
 #include "nn/adam.h"
 #include "nn/dag.h"
+#include "nn/dropout.h"
+#include "nn/graph_conv.h"
+#include "nn/layernorm.h"
 #include "nn/linear.h"
 #include "nn/loss.h"
 #include "nn/mmd.h"
@@ -497,6 +503,410 @@ static void test_dag_vs_dense_inverse(void **state) {
     dag_case(&r, 1, 1, 1.0);
 }
 
+/* ---- graph convolutions ----------------------------------------------------------------- */
+
+/* CSR of a symmetric 0/1 adjacency (N, N) with an empty diagonal */
+static void dense_to_csr(int64_t *indptr, int32_t *indices, const uint8_t *adj, int64_t n) {
+    int64_t e = 0;
+    indptr[0] = 0;
+    for (int64_t v = 0; v < n; v++) {
+        for (int64_t u = 0; u < n; u++)
+            if (adj[v * n + u]) indices[e++] = (int32_t)u;
+        indptr[v + 1] = e;
+    }
+}
+
+/* random symmetric adjacency, density p, no self loops; node n-1 isolated; returns nnz */
+static int64_t random_adjacency(cw_rng *r, uint8_t *adj, int64_t n, double p) {
+    int64_t nnz = 0;
+    memset(adj, 0, (size_t)(n * n));
+    for (int64_t v = 0; v < n - 1; v++)
+        for (int64_t u = v + 1; u < n - 1; u++)
+            if (cw_rng_uniform(r) < p) adj[v * n + u] = adj[u * n + v] = 1, nnz += 2;
+    return nnz;
+}
+
+/* out (B, N, F) = M (N, N) x per cell, in double */
+static void dense_apply(double *out, const double *m, const real *x, int64_t batch, int64_t n,
+                        int64_t f) {
+    for (int64_t b = 0; b < batch; b++)
+        for (int64_t v = 0; v < n; v++)
+            for (int64_t c = 0; c < f; c++) {
+                double s = 0;
+                for (int64_t u = 0; u < n; u++) s += m[v * n + u] * x[(b * n + u) * f + c];
+                out[(b * n + v) * f + c] = s;
+            }
+}
+
+/* D^-1/2 (A + I) D^-1/2, D = rowsum(A + I) */
+static void dense_gcn(double *m, const uint8_t *adj, int64_t n) {
+    double d[16];
+    CW_ASSERT(n <= 16);
+    for (int64_t v = 0; v < n; v++) {
+        d[v] = 1;
+        for (int64_t u = 0; u < n; u++) d[v] += adj[v * n + u];
+    }
+    for (int64_t v = 0; v < n; v++)
+        for (int64_t u = 0; u < n; u++)
+            m[v * n + u] = (adj[v * n + u] || u == v) ? 1 / sqrt(d[v] * d[u]) : 0;
+}
+
+static void test_spmm_sage_gcn(void **state) {
+    (void)state;
+    /* 4 nodes: edges 0-1, 0-2; node 3 isolated. Two cells, F = 2; cell 1 = 10 x cell 0. */
+    enum { n = 4, f = 2, nb = 2, nnz = 4 };
+    const int64_t indptr[n + 1] = {0, 2, 3, 4, 4};
+    const int32_t indices[nnz] = {1, 2, 0, 0};
+    real x[nb * n * f] = {1, 2, 3, 4, 5, 7, 9, 9};
+    for (int64_t i = 0; i < n * f; i++) x[n * f + i] = 10 * x[i];
+    real val[nnz], tval[nnz], diag[n], out[nb * n * f];
+    double ref[nb * n * f];
+
+    /* SAGE mean: 0 <- mean(x1, x2), 1 <- x0, 2 <- x0, 3 (no neighbours) <- 0 */
+    cw_sage_mean_values(val, tval, indptr, indices, n);
+    assert_true(val[0] == 0.5f && val[1] == 0.5f && val[2] == 1 && val[3] == 1);
+    assert_true(tval[0] == 1 && tval[1] == 1 && tval[2] == 0.5f && tval[3] == 0.5f);
+    const double hand[n * f] = {4, 5.5, 1, 2, 1, 2, 0, 0};
+    for (int64_t i = 0; i < n * f; i++) ref[i] = hand[i], ref[n * f + i] = 10 * hand[i];
+    for (int64_t i = 0; i < nb * n * f; i++) out[i] = NAN; /* accumulate 0 overwrites */
+    cw_spmm(out, x, indptr, indices, val, NULL, nb, n, f, 0);
+    expect_close("spmm sage mean", out, ref, nb * n * f, 1e-6, 1e-6);
+    assert_true(out[6] == 0 && out[7] == 0 && out[14] == 0 && out[15] == 0);
+    /* accumulate 1 adds */
+    cw_spmm(out, x, indptr, indices, val, NULL, nb, n, f, 1);
+    for (int64_t i = 0; i < nb * n * f; i++) ref[i] *= 2;
+    expect_close("spmm sage accumulate", out, ref, nb * n * f, 1e-6, 1e-6);
+
+    /* GCN with self loops, against dense D^-1/2 (A + I) D^-1/2; then with the pair 0-2 dropped */
+    uint8_t adj[n * n] = {0};
+    adj[0 * n + 1] = adj[1 * n + 0] = adj[0 * n + 2] = adj[2 * n + 0] = 1;
+    double m[n * n];
+    for (int drop = 0; drop < 2; drop++) {
+        const uint8_t keep[nnz] = {1, (uint8_t)!drop, 1, (uint8_t)!drop}; /* (0,2), (2,0) */
+        if (drop) adj[0 * n + 2] = adj[2 * n + 0] = 0;
+        cw_gcn_norm_values(val, diag, indptr, indices, keep, n);
+        dense_gcn(m, adj, n);
+        for (int64_t v = 0; v < n; v++) assert_true(fabs(diag[v] - m[v * n + v]) < 1e-7);
+        cw_spmm(out, x, indptr, indices, val, diag, nb, n, f, 0);
+        dense_apply(ref, m, x, nb, n, f);
+        expect_close(drop ? "spmm gcn (edge dropped)" : "spmm gcn vs dense", out, ref,
+                     nb * n * f, 1e-5, 1e-6);
+        assert_true(out[6] == x[6] && out[7] == x[7]); /* isolated: d = 1, itself */
+    }
+    /* keep NULL = every edge kept: d = {3, 2, 2, 1} */
+    cw_gcn_norm_values(val, diag, indptr, indices, NULL, n);
+    assert_true(fabs(val[0] - 1 / sqrt(6.0)) < 1e-7 && fabs(diag[0] - 1 / 3.0) < 1e-7);
+    assert_true(diag[3] == 1);
+}
+
+static void test_spmm_transpose_values(void **state) {
+    (void)state;
+    cw_rng r;
+    cw_rng_seed(&r, 7);
+    enum { n = 8, nb = 2, f = 3 };
+    uint8_t adj[n * n];
+    const int64_t nnz = random_adjacency(&r, adj, n, 0.5);
+    int64_t indptr[n + 1];
+    int32_t indices[n * n];
+    dense_to_csr(indptr, indices, adj, n);
+    assert_int_equal(indptr[n], nnz);
+    real val[n * n], tval[n * n], tval2[n * n];
+    double a[n * n] = {0}, at[n * n];
+    fill_uniform(&r, val, nnz, -1, 1); /* asymmetric values on the symmetric pattern */
+    for (int64_t v = 0; v < n; v++)
+        for (int64_t e = indptr[v]; e < indptr[v + 1]; e++) a[v * n + indices[e]] = val[e];
+    for (int64_t v = 0; v < n; v++)
+        for (int64_t u = 0; u < n; u++) at[v * n + u] = a[u * n + v];
+    cw_spmm_transpose_values(tval, val, indptr, indices, n);
+    int asym = 0;
+    for (int64_t v = 0; v < n; v++)
+        for (int64_t e = indptr[v]; e < indptr[v + 1]; e++) {
+            assert_true(tval[e] == (real)at[v * n + indices[e]]);
+            asym += tval[e] != val[e];
+        }
+    assert_true(asym > 0);
+    /* spmm with tval applies A^T */
+    real x[nb * n * f], out[nb * n * f];
+    double ref[nb * n * f];
+    fill_uniform(&r, x, nb * n * f, -1, 1);
+    cw_spmm(out, x, indptr, indices, tval, NULL, nb, n, f, 0);
+    dense_apply(ref, at, x, nb, n, f);
+    expect_close("spmm with A^T values", out, ref, nb * n * f, 1e-6, 1e-5);
+    /* the SAGE helper's tval is the transpose of its val */
+    cw_sage_mean_values(val, tval, indptr, indices, n);
+    cw_spmm_transpose_values(tval2, val, indptr, indices, n);
+    assert_memory_equal(tval, tval2, (size_t)nnz * sizeof(real));
+}
+
+/* GAT by the definition, over all (v, u) pairs masked by adjacency + self loop, in double */
+static void gat_dense_ref(double *out, double *alpha_dense, const real *xw, const real *as,
+                          const real *ad, const real *bias, const uint8_t *adj, int64_t nb,
+                          int64_t n, int64_t k, int64_t f) {
+    const int64_t kf = k * f;
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t v = 0; v < n; v++)
+            for (int64_t h = 0; h < k; h++) {
+                double e[32], mx = -INFINITY, s = 0;
+                CW_ASSERT(n <= 32);
+                double sd = 0;
+                for (int64_t c = 0; c < f; c++)
+                    sd += (double)ad[h * f + c] * xw[(b * n + v) * kf + h * f + c];
+                for (int64_t u = 0; u < n; u++) {
+                    e[u] = -INFINITY;
+                    if (!adj[v * n + u] && u != v) continue;
+                    double ss = 0;
+                    for (int64_t c = 0; c < f; c++)
+                        ss += (double)as[h * f + c] * xw[(b * n + u) * kf + h * f + c];
+                    const double z = ss + sd;
+                    e[u] = z > 0 ? z : 0.2 * z;
+                    if (e[u] > mx) mx = e[u];
+                }
+                for (int64_t u = 0; u < n; u++) s += e[u] == -INFINITY ? 0 : exp(e[u] - mx);
+                for (int64_t c = 0; c < f; c++) out[(b * n + v) * kf + h * f + c] = bias[h * f + c];
+                for (int64_t u = 0; u < n; u++) {
+                    const double a = e[u] == -INFINITY ? 0 : exp(e[u] - mx) / s;
+                    alpha_dense[((b * n + v) * n + u) * k + h] = a;
+                    for (int64_t c = 0; c < f; c++)
+                        out[(b * n + v) * kf + h * f + c] += a * xw[(b * n + u) * kf + h * f + c];
+                }
+            }
+}
+
+static void test_gat_vs_dense(void **state) {
+    (void)state;
+    cw_rng r;
+    cw_rng_seed(&r, 8);
+    enum { n = 9, nb = 3, k = 2, f = 3, kf = k * f };
+    uint8_t adj[n * n];
+    const int64_t nnz = random_adjacency(&r, adj, n, 0.4);
+    int64_t indptr[n + 1];
+    int32_t indices[n * n];
+    dense_to_csr(indptr, indices, adj, n);
+    real xw[nb * n * kf], as[kf], ad[kf], bias[kf], out[nb * n * kf];
+    real *alpha = xcalloc(cw_gat_alpha_size(nb, n, nnz, k), sizeof(real));
+    double ref[nb * n * kf], *aref = xcalloc(nb * n * n * k, sizeof(double));
+    fill_uniform(&r, xw, nb * n * kf, -2, 2);
+    fill_uniform(&r, as, kf, -1.5, 1.5);
+    fill_uniform(&r, ad, kf, -1.5, 1.5);
+    fill_uniform(&r, bias, kf, -0.5, 0.5);
+    xw[0] = 40; /* a large logit: exp overflows in float unless the row max is subtracted */
+    as[0] = 3;
+    cw_gat_forward(out, alpha, xw, as, ad, bias, indptr, indices, nb, n, k, f);
+    gat_dense_ref(ref, aref, xw, as, ad, bias, adj, nb, n, k, f);
+    expect_close("gat fwd vs dense", out, ref, nb * n * kf, 1e-5, 1e-5);
+    /* alpha layout: row v's edges at indptr[v] + v + j, the self loop at indptr[v+1] + v */
+    double an[n * n * k];
+    for (int64_t b = 0; b < nb; b++) {
+        const real *ab = alpha + b * (nnz + n) * k;
+        for (int64_t v = 0; v < n; v++)
+            for (int64_t h = 0; h < k; h++) {
+                double rowsum = 0;
+                for (int64_t j = 0; j <= indptr[v + 1] - indptr[v]; j++) {
+                    const real a = ab[(indptr[v] + v + j) * k + h];
+                    const int64_t u = indptr[v] + j < indptr[v + 1] ? indices[indptr[v] + j] : v;
+                    an[(v * n + u) * k + h] = a;
+                    rowsum += a;
+                }
+                expect_close1("gat alpha row sums to 1", rowsum, 1, 1e-6, 0);
+            }
+        /* every pair: the dense reference's zeros (non-edges) are not stored */
+        real got[n * n * k];
+        for (int64_t i = 0; i < n * n * k; i++) got[i] = 0;
+        for (int64_t v = 0; v < n; v++)
+            for (int64_t u = 0; u < n; u++)
+                if (adj[v * n + u] || u == v)
+                    for (int64_t h = 0; h < k; h++)
+                        got[(v * n + u) * k + h] = (real)an[(v * n + u) * k + h];
+        expect_close("gat alpha vs dense", got, aref + b * n * n * k, n * n * k, 1e-6, 1e-5);
+    }
+    /* the isolated node (n-1) attends only to itself: out = xw + bias */
+    for (int64_t c = 0; c < kf; c++)
+        assert_true(fabs(out[(n - 1) * kf + c] - (xw[(n - 1) * kf + c] + bias[c])) < 1e-6);
+    /* bias NULL */
+    cw_gat_forward(out, alpha, xw, as, ad, NULL, indptr, indices, nb, n, k, f);
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t i = 0; i < n * kf; i++) ref[b * n * kf + i] -= bias[i % kf];
+    expect_close("gat fwd (no bias)", out, ref, nb * n * kf, 1e-5, 1e-5);
+    free(alpha), free(aref);
+}
+
+static void test_gat_backward_thread_invariant(void **state) {
+    (void)state;
+    cw_rng r;
+    cw_rng_seed(&r, 9);
+    const int64_t n = 16, nb = 12, k = 2, f = 5, kf = k * f;
+    uint8_t *adj = xcalloc(n * n, 1);
+    const int64_t nnz = random_adjacency(&r, adj, n, 0.3);
+    int64_t *indptr = xcalloc(n + 1, sizeof(int64_t));
+    int32_t *indices = xcalloc(nnz, sizeof(int32_t));
+    dense_to_csr(indptr, indices, adj, n);
+    real *xw = xcalloc(nb * n * kf, sizeof(real)), *dout = xcalloc(nb * n * kf, sizeof(real));
+    real *as = xcalloc(kf, sizeof(real)), *ad = xcalloc(kf, sizeof(real));
+    real *bias = xcalloc(kf, sizeof(real));
+    fill_uniform(&r, xw, nb * n * kf, -1, 1);
+    fill_uniform(&r, dout, nb * n * kf, -1, 1);
+    fill_uniform(&r, as, kf, -1, 1);
+    fill_uniform(&r, ad, kf, -1, 1);
+    fill_uniform(&r, bias, kf, -1, 1);
+    const int64_t na = cw_gat_alpha_size(nb, n, nnz, k);
+    const int64_t ns = cw_gat_scratch_size(nb, n, nnz, k, f);
+    real *res[2][6]; /* out, alpha, dxw, datt_src, datt_dst, dbias per thread count */
+    const int64_t len[6] = {nb * n * kf, na, nb * n * kf, kf, kf, kf};
+    const int saved = omp_get_max_threads();
+    for (int t = 0; t < 2; t++) {
+        for (int i = 0; i < 6; i++) {
+            res[t][i] = xcalloc(len[i], sizeof(real));
+            for (int64_t j = 0; j < len[i]; j++) res[t][i][j] = 0.25f; /* accumulate onto this */
+        }
+        real *scr = xcalloc(ns, sizeof(real));
+        omp_set_num_threads(t + 1);
+        cw_gat_forward(res[t][0], res[t][1], xw, as, ad, bias, indptr, indices, nb, n, k, f);
+        cw_gat_backward(res[t][2], res[t][3], res[t][4], res[t][5], dout, xw, res[t][1], as, ad,
+                        indptr, indices, scr, nb, n, k, f);
+        free(scr);
+    }
+    omp_set_num_threads(saved);
+    const char *names[6] = {"out", "alpha", "dxw", "datt_src", "datt_dst", "dbias"};
+    for (int i = 0; i < 6; i++) {
+        if (memcmp(res[0][i], res[1][i], (size_t)len[i] * sizeof(real)))
+            printf("  gat %s differs between 1 and 2 threads\n", names[i]);
+        assert_memory_equal(res[0][i], res[1][i], (size_t)len[i] * sizeof(real));
+        free(res[0][i]), free(res[1][i]);
+    }
+    free(adj), free(indptr), free(indices), free(xw), free(dout), free(as), free(ad), free(bias);
+}
+
+/* ---- layernorm, dropout, laplacian, masked linear --------------------------------------- */
+
+static void test_layernorm(void **state) {
+    (void)state;
+    cw_rng r;
+    cw_rng_seed(&r, 10);
+    enum { n = 5, f = 64 };
+    real x[n * f], out[n * f], mean[n], rstd[n], gamma[f], beta[f];
+    fill_uniform(&r, x, n * f, -3, 3);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t c = 0; c < f; c++) x[i * f + c] += (real)(10 * i); /* row offsets */
+    for (int64_t c = 0; c < f; c++) gamma[c] = 1, beta[c] = 0;
+    cw_layernorm_forward(out, mean, rstd, x, gamma, beta, n, f);
+    for (int64_t i = 0; i < n; i++) {
+        double m = 0, v = 0, mx = 0, vx = 0;
+        for (int64_t c = 0; c < f; c++) m += out[i * f + c], mx += x[i * f + c];
+        m /= f, mx /= f;
+        for (int64_t c = 0; c < f; c++) {
+            v += (out[i * f + c] - m) * (out[i * f + c] - m);
+            vx += (x[i * f + c] - mx) * (x[i * f + c] - mx);
+        }
+        v /= f, vx /= f; /* biased, as torch */
+        expect_close1("layernorm row mean 0", m, 0, 1e-6, 0);
+        expect_close1("layernorm row var", v, vx / (vx + CW_LAYERNORM_EPS), 1e-5, 1e-5);
+        expect_close1("layernorm mean", mean[i], mx, 1e-5, 1e-6);
+        expect_close1("layernorm rstd", rstd[i], 1 / sqrt(vx + CW_LAYERNORM_EPS), 1e-6, 1e-5);
+    }
+    /* affine: gamma, beta applied after normalisation */
+    real out2[n * f];
+    double ref[n * f];
+    fill_uniform(&r, gamma, f, 0.5, 2);
+    fill_uniform(&r, beta, f, -1, 1);
+    cw_layernorm_forward(out2, mean, rstd, x, gamma, beta, n, f);
+    for (int64_t i = 0; i < n * f; i++) ref[i] = (double)out[i] * gamma[i % f] + beta[i % f];
+    expect_close("layernorm affine", out2, ref, n * f, 1e-5, 1e-5);
+}
+
+static void test_dropout(void **state) {
+    (void)state;
+    cw_rng r, before;
+    cw_rng_seed(&r, 11);
+    enum { n = 100000 };
+    real *x = xcalloc(n, sizeof(real)), *out = xcalloc(n, sizeof(real));
+    real *mask = xcalloc(n, sizeof(real)), *dx = xcalloc(n, sizeof(real));
+    fill_uniform(&r, x, n, -1, 1);
+    /* p = 0: identity, mask 1, no draws */
+    before = r;
+    cw_dropout_forward(out, mask, x, 0, n, &r);
+    assert_memory_equal(&before, &r, sizeof r);
+    assert_memory_equal(out, x, n * sizeof(real));
+    for (int64_t i = 0; i < n; i++) assert_true(mask[i] == 1);
+    /* p = 0.5: about half kept, scaled by 2 */
+    cw_dropout_forward(out, mask, x, 0.5, n, &r);
+    int64_t kept = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (mask[i] != 0) {
+            kept++;
+            assert_true(mask[i] == 2 && out[i] == 2 * x[i]);
+        } else {
+            assert_true(out[i] == 0);
+        }
+    }
+    printf("  dropout p=0.5: kept %lld of %d\n", (long long)kept, n);
+    assert_true(kept >= 49000 && kept <= 51000);
+    /* the same seed draws the same mask; in place works */
+    cw_rng r2;
+    cw_rng_seed(&r2, 12);
+    real *mask2 = xcalloc(n, sizeof(real));
+    memcpy(out, x, n * sizeof(real));
+    cw_dropout_forward(out, mask2, out, 0.3, n, &r2);
+    cw_rng_seed(&r2, 12);
+    cw_dropout_forward(dx, mask, x, 0.3, n, &r2);
+    assert_memory_equal(mask, mask2, n * sizeof(real));
+    assert_memory_equal(out, dx, n * sizeof(real));
+    /* backward accumulates dout * mask */
+    for (int64_t i = 0; i < n; i++) dx[i] = 1;
+    cw_dropout_backward(dx, x, mask, n);
+    for (int64_t i = 0; i < n; i++) assert_true(dx[i] == 1 + x[i] * mask[i]);
+    free(x), free(out), free(mask), free(mask2), free(dx);
+}
+
+static void test_laplacian(void **state) {
+    (void)state;
+    /* path 0 - 1 - 2; W rows (0, 1), (1, 1), (1, 3): ||W0 - W1||^2 = 1, ||W1 - W2||^2 = 4, each
+     * pair counted in both directions over nnz = 4: LAP = (2 + 8) / 4 = 2.5 */
+    const int64_t indptr[4] = {0, 1, 3, 4};
+    const int32_t indices[4] = {1, 0, 2, 1};
+    real w[6] = {0, 1, 1, 1, 1, 3};
+    expect_close1("laplacian path", cw_laplacian_forward(w, indptr, indices, 3, 2), 2.5, 1e-9,
+                  1e-9);
+    /* dW_i = 4/4 sum_j (W_i - W_j): (-1, 0), (1, -2), (0, 2); dloss 0.5, onto 1 */
+    real dw[6] = {1, 1, 1, 1, 1, 1};
+    cw_laplacian_backward(dw, 0.5, w, indptr, indices, 3, 2);
+    const double ref[6] = {0.5, 1, 1.5, 0, 1, 2};
+    expect_close("laplacian grad", dw, ref, 6, 1e-6, 1e-6);
+    /* no edges: 0, no gradient */
+    const int64_t empty[4] = {0, 0, 0, 0};
+    assert_true(cw_laplacian_forward(w, empty, indices, 3, 2) == 0);
+    cw_laplacian_backward(dw, 0.5, w, empty, indices, 3, 2);
+    expect_close("laplacian no edges", dw, ref, 6, 1e-12, 0);
+}
+
+static void test_masked_linear(void **state) {
+    (void)state;
+    cw_rng r;
+    cw_rng_seed(&r, 13);
+    enum { n = 4, in = 6, out = 3 };
+    real x[n * in], w[out * in], m[out * in], b[out], y[n * out], weff[out * in];
+    real dy[n * out], dw[out * in], dscr[out * in];
+    double ref[n * out];
+    fill_uniform(&r, x, n * in, -1, 1);
+    fill_uniform(&r, w, out * in, -1, 1);
+    fill_uniform(&r, b, out, -1, 1);
+    fill_uniform(&r, dy, n * out, -1, 1);
+    for (int64_t i = 0; i < out * in; i++) m[i] = cw_rng_uniform(&r) < 0.5 ? 0 : 1;
+    m[0] = 0, m[1] = 1;
+    cw_masked_linear_forward(y, weff, x, w, m, b, n, in, out);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t o = 0; o < out; o++) {
+            double s = b[o];
+            for (int64_t c = 0; c < in; c++)
+                s += m[o * in + c] ? (double)x[i * in + c] * w[o * in + c] : 0;
+            ref[i * out + o] = s;
+        }
+    expect_close("masked linear fwd", y, ref, n * out, 1e-6, 1e-5);
+    for (int64_t i = 0; i < out * in; i++) dw[i] = 3;
+    cw_masked_linear_backward(NULL, dw, NULL, dscr, dy, x, weff, m, n, in, out);
+    for (int64_t i = 0; i < out * in; i++)
+        if (!m[i]) assert_true(dw[i] == 3);
+}
+
 /* ---- Adam and clamp --------------------------------------------------------------------- */
 
 static void test_adam_matches_torch_formulas(void **state) {
@@ -550,6 +960,14 @@ int main(void) {
         cmocka_unit_test(test_mmd_hand_values),
         cmocka_unit_test(test_mmd_matches_naive),
         cmocka_unit_test(test_dag_vs_dense_inverse),
+        cmocka_unit_test(test_spmm_sage_gcn),
+        cmocka_unit_test(test_spmm_transpose_values),
+        cmocka_unit_test(test_gat_vs_dense),
+        cmocka_unit_test(test_gat_backward_thread_invariant),
+        cmocka_unit_test(test_layernorm),
+        cmocka_unit_test(test_dropout),
+        cmocka_unit_test(test_laplacian),
+        cmocka_unit_test(test_masked_linear),
         cmocka_unit_test(test_adam_matches_torch_formulas),
         cmocka_unit_test(test_grad_clamp),
     };

@@ -1,4 +1,5 @@
-/* activation.c: LeakyReLU and softplus forward/backward (activation.h, spec §4.0, §5.6). */
+/* activation.c: LeakyReLU, softplus, ReLU and tanh forward/backward (activation.h, spec §4.0,
+ * §4.2, §4.5, §5.6). */
 #include "nn/activation.h"
 
 void cw_lrelu_forward(real *out, const real *inp, int64_t n) {
@@ -34,4 +35,24 @@ void cw_softplus_backward(real *dinp, const real *dout, const real *inp, int64_t
             dinp[i] += dout[i] * (e / (e + 1));
         }
     }
+}
+
+void cw_relu_forward(real *out, const real *inp, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= CW_OMP_MIN_ELEMS)
+    for (int64_t i = 0; i < n; i++) out[i] = inp[i] > 0 ? inp[i] : 0;
+}
+
+void cw_relu_backward(real *dinp, const real *dout, const real *x, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= CW_OMP_MIN_ELEMS)
+    for (int64_t i = 0; i < n; i++) dinp[i] += x[i] > 0 ? dout[i] : 0;
+}
+
+void cw_tanh_forward(real *out, const real *inp, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= CW_OMP_MIN_ELEMS)
+    for (int64_t i = 0; i < n; i++) out[i] = r_tanh(inp[i]);
+}
+
+void cw_tanh_backward(real *dinp, const real *dout, const real *out, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= CW_OMP_MIN_ELEMS)
+    for (int64_t i = 0; i < n; i++) dinp[i] += dout[i] * (1 - out[i] * out[i]);
 }

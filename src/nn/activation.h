@@ -3,7 +3,10 @@
  *   lrelu(v)     = v if v > 0 else 0.2 v;   lrelu'(v) = 1 if v > 0 else 0.2 (0.2 at exactly 0,
  *                  as torch).
  *   softplus(v)  = v if v > 20 else log1p(exp(v));   softplus'(v) = 1 if v > 20 else
- *                  e/(e+1), e = exp(v) (torch's formula for sigmoid(v)). */
+ *                  e/(e+1), e = exp(v) (torch's formula for sigmoid(v)).
+ *   relu(v)      = max(v, 0);   relu'(v) = 1 if v > 0 else 0   (between the layers of a deep GAT,
+ *                  spec §4.2 mode 13)
+ *   tanh(v);     tanh'(v) = 1 - tanh(v)^2   (eta head of the graph intervention encoders, §4.5) */
 #ifndef CW_NN_ACTIVATION_H
 #define CW_NN_ACTIVATION_H
 
@@ -24,5 +27,14 @@ void cw_lrelu_backward(real *dinp, const real *dout, const real *x, int64_t n);
 void cw_softplus_forward(real *out, const real *inp, int64_t n);
 /* accumulates: dinp (N) += dout * softplus'(inp) */
 void cw_softplus_backward(real *dinp, const real *dout, const real *inp, int64_t n);
+
+/* relu: inp (N) -> out (N); out may alias inp */
+void cw_relu_forward(real *out, const real *inp, int64_t n);
+/* accumulates: dinp (N) += dout * relu'(x); x is the layer's input or output */
+void cw_relu_backward(real *dinp, const real *dout, const real *x, int64_t n);
+/* tanh: inp (N) -> out (N); out may alias inp */
+void cw_tanh_forward(real *out, const real *inp, int64_t n);
+/* accumulates: dinp (N) += dout * (1 - out^2); out is the forward's OUTPUT */
+void cw_tanh_backward(real *dinp, const real *dout, const real *out, int64_t n);
 
 #endif

@@ -1,4 +1,5 @@
-/* linear.c: fully connected layer forward/backward (linear.h, spec §4.0). */
+/* linear.c: fully connected layer and its masked variant, forward/backward (linear.h, spec §4.0,
+ * doc/models.md SENA). */
 #include "nn/linear.h"
 
 void cw_linear_forward(real *out, const real *inp, const real *weight, const real *bias,
@@ -24,5 +25,24 @@ void cw_linear_backward(real *dinp, real *dweight, real *dbias, const real *dout
             for (int64_t i = 0; i < n; i++) s += dout[i * out_dim + o];
             dbias[o] += (real)s;
         }
+    }
+}
+
+void cw_masked_linear_forward(real *out, real *weff, const real *inp, const real *weight,
+                              const real *mask, const real *bias, int64_t n, int64_t in,
+                              int64_t out_dim) {
+    for (int64_t i = 0; i < out_dim * in; i++) weff[i] = weight[i] * mask[i];
+    cw_linear_forward(out, inp, weff, bias, n, in, out_dim);
+}
+
+void cw_masked_linear_backward(real *dinp, real *dweight, real *dbias, real *dscratch,
+                               const real *dout, const real *inp, const real *weff,
+                               const real *mask, int64_t n, int64_t in, int64_t out_dim) {
+    /* dinp += dout (W o M), dbias += sum_n dout */
+    cw_linear_backward(dinp, NULL, dbias, dout, inp, weff, n, in, out_dim);
+    if (dweight) {
+        /* dscratch (OUT, IN) = dout^T (OUT, N) inp (N, IN); dweight += dscratch o M */
+        cw_gemm(1, 0, out_dim, in, n, 1, dout, out_dim, inp, in, 0, dscratch, in);
+        for (int64_t i = 0; i < out_dim * in; i++) dweight[i] += dscratch[i] * mask[i];
     }
 }

@@ -17,4 +17,16 @@ void cw_linear_backward(real *dinp, real *dweight, real *dbias, const real *dout
                         const real *inp, const real *weight, int64_t n, int64_t in,
                         int64_t out_dim);
 
+/* masked linear (the SENA pathway layer, doc/models.md): out = inp (W o M)^T + b with a fixed
+ * mask M (OUT, IN) multiplied elementwise into the weight. weff (OUT, IN) is scratch that
+ * receives W o M (backward reuses it). */
+void cw_masked_linear_forward(real *out, real *weff, const real *inp, const real *weight,
+                              const real *mask, const real *bias, int64_t n, int64_t in,
+                              int64_t out_dim);
+/* accumulates: dinp += dout (W o M) (dinp may be NULL), dweight += (dout^T inp) o M, dbias +=
+ * sum_n dout; weff as left by forward; dscratch (OUT, IN) scratch. */
+void cw_masked_linear_backward(real *dinp, real *dweight, real *dbias, real *dscratch,
+                               const real *dout, const real *inp, const real *weff,
+                               const real *mask, int64_t n, int64_t in, int64_t out_dim);
+
 #endif

@@ -1,4 +1,5 @@
-/* loss.c: MSE and strict-upper-triangle L1 forward/backward (loss.h, spec §5.1, §5.6). */
+/* loss.c: MSE, strict-upper-triangle L1 and Laplacian smoothness forward/backward (loss.h, spec
+ * §5.1, §5.6). */
 #include "nn/loss.h"
 
 double cw_mse_forward(const real *pred, const real *target, int64_t n) {
@@ -32,4 +33,40 @@ void cw_l1_triu_backward(real *dg, double dloss, const real *g, int64_t z) {
             real v = g[i * z + j];
             dg[i * z + j] += v > 0 ? w : (v < 0 ? -w : 0);
         }
+}
+
+double cw_laplacian_forward(const real *w, const int64_t *indptr, const int32_t *indices,
+                            int64_t rows, int64_t cols) {
+    const int64_t nnz = indptr[rows];
+    if (nnz == 0) return 0;
+    double s = 0;
+    for (int64_t i = 0; i < rows; i++) {
+        const real *wi = w + i * cols;
+        for (int64_t e = indptr[i]; e < indptr[i + 1]; e++) {
+            const real *wj = w + (int64_t)indices[e] * cols;
+            for (int64_t k = 0; k < cols; k++) {
+                const double d = (double)wi[k] - (double)wj[k];
+                s += d * d;
+            }
+        }
+    }
+    return s / ((double)nnz + 1e-12);
+}
+
+void cw_laplacian_backward(real *dw, double dloss, const real *w, const int64_t *indptr,
+                           const int32_t *indices, int64_t rows, int64_t cols) {
+    const int64_t nnz = indptr[rows];
+    if (nnz == 0) return;
+    /* symmetric pattern: dLAP/dW_i = 4/(nnz + 1e-12) sum_{j in N(i)} (W_i - W_j); rows are
+     * independent */
+    const real scale = (real)(4.0 * dloss / ((double)nnz + 1e-12));
+#pragma omp parallel for schedule(static) if (nnz * cols >= CW_OMP_MIN_ELEMS)
+    for (int64_t i = 0; i < rows; i++) {
+        const real *wi = w + i * cols;
+        real *di = dw + i * cols;
+        for (int64_t e = indptr[i]; e < indptr[i + 1]; e++) {
+            const real *wj = w + (int64_t)indices[e] * cols;
+            for (int64_t k = 0; k < cols; k++) di[k] += scale * (wi[k] - wj[k]);
+        }
+    }
 }

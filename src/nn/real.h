@@ -5,8 +5,8 @@
  * kernel .c files after defining it). Every translation unit of one program must agree on the
  * choice: the library is built in float.
  *
- * Kernels call r_exp, r_log, ... (never plain expf/exp) so that the double build really computes
- * in double. Losses and norms accumulate in double whatever `real` is.
+ * Kernels call r_exp, r_log, r_tanh, ... (never plain expf/exp) so that the double build really
+ * computes in double. Losses and norms accumulate in double whatever `real` is.
  *
  * cw_gemm: row-major C = alpha op(A) op(B) + beta C through cblas_sgemm / cblas_dgemm (OpenBLAS,
  * OpenMP build). It must not be called inside an `omp parallel` region (asserted).
@@ -30,6 +30,7 @@ static inline real r_log(real x) { return log(x); }
 static inline real r_log1p(real x) { return log1p(x); }
 static inline real r_sqrt(real x) { return sqrt(x); }
 static inline real r_fabs(real x) { return fabs(x); }
+static inline real r_tanh(real x) { return tanh(x); }
 #else
 typedef float real;
 #define CW_REAL_NAME "float"
@@ -38,6 +39,7 @@ static inline real r_log(real x) { return logf(x); }
 static inline real r_log1p(real x) { return log1pf(x); }
 static inline real r_sqrt(real x) { return sqrtf(x); }
 static inline real r_fabs(real x) { return fabsf(x); }
+static inline real r_tanh(real x) { return tanhf(x); }
 #endif
 
 /* Elementwise loops run in parallel only above this many elements (below it the fork/join
