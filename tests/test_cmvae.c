@@ -46,17 +46,17 @@ static void test_step_allocates_nothing_and_adam_descends(void **state) {
     for (int s = 0; s < 50; s++) {
         /* odd steps draw eps from the rng, even ones use the fixed eps */
         const float *e = (s % 2 == 0) ? eps : NULL;
-        assert_int_equal(cw_cmvae_train_step(&m, x, y, 2, -1, e, &rng, w, &l), CW_OK);
+        assert_int_equal(cw_cmvae_train_step(&m, x, NULL, y, 2, -1, &(cw_cmvae_noise){e, NULL}, &rng, w, &l), CW_OK);
         if (s == 0) first = l;
     }
-    assert_int_equal(cw_cmvae_train_step(&m, x, y, 1, 3, eps, NULL, w, &l), CW_OK);
-    assert_int_equal(cw_cmvae_predict(&m, yp, x, B - 3, 1, -1, NULL, &rng), CW_OK);
+    assert_int_equal(cw_cmvae_train_step(&m, x, NULL, y, 1, 3, &(cw_cmvae_noise){eps, NULL}, NULL, w, &l), CW_OK);
+    assert_int_equal(cw_cmvae_predict(&m, yp, x, NULL, B - 3, 1, -1, &(cw_cmvae_noise){NULL, NULL}, &rng), CW_OK);
     const int64_t injected = cw_alloc_injected_failures();
     cw_alloc_fail_after(-1);
     assert_int_equal(injected, 0);
     assert_int_equal(m.t, 51);
     cw_cmvae_losses last;
-    assert_int_equal(cw_cmvae_forward(&m, x, y, 2, -1, eps, NULL, w, &last), CW_OK);
+    assert_int_equal(cw_cmvae_forward(&m, x, NULL, y, 2, -1, &(cw_cmvae_noise){eps, NULL}, NULL, w, &last), CW_OK);
     printf("  loss on the fixed batch: step 0 %.6f (mmd %.4f mse %.4f kl %.4f l1 %.4f), after 51 "
            "Adam steps %.6f (mmd %.4f mse %.4f kl %.4f l1 %.4f)\n",
            first.total, first.mmd, first.mse, first.kl, first.l1, last.total, last.mmd, last.mse,
@@ -154,7 +154,7 @@ static void test_nonfinite_loss_stops(void **state) {
     assert_non_null(p0);
     memcpy(p0, m.params, (size_t)m.table.total * sizeof(float));
     cw_cmvae_losses l;
-    assert_int_equal(cw_cmvae_train_step(&m, x, y, 0, -1, eps, NULL, (cw_cmvae_sched){1, 1, 1}, &l),
+    assert_int_equal(cw_cmvae_train_step(&m, x, NULL, y, 0, -1, &(cw_cmvae_noise){eps, NULL}, NULL, (cw_cmvae_sched){1, 1, 1}, &l),
                      CW_EINVAL);
     printf("  message: %s\n", cw_errmsg());
     assert_non_null(strstr(cw_errmsg(), "not finite"));

@@ -63,7 +63,7 @@ static double g_worst_all = 0, g_worst_abs = 0;
 
 static double total_loss(gc_ctx *c) {
     cw_cmvae_losses l;
-    assert_int_equal(cw_cmvae_forward(&c->m, c->x, c->y, c->k, c->k2, c->eps, NULL, c->w, &l),
+    assert_int_equal(cw_cmvae_forward(&c->m, c->x, NULL, c->y, c->k, c->k2, &(cw_cmvae_noise){c->eps, NULL}, NULL, c->w, &l),
                      CW_OK);
     return l.total;
 }
@@ -106,7 +106,7 @@ static void run_case(uint64_t seed, double sigma, int64_t k, int64_t k2) {
 
     for (int64_t i = 0; i < m->table.total; i++) m->grads[i] = GC_PREFILL;
     cw_cmvae_losses l;
-    assert_int_equal(cw_cmvae_forward(m, c.x, c.y, k, k2, c.eps, NULL, c.w, &l), CW_OK);
+    assert_int_equal(cw_cmvae_forward(m, c.x, NULL, c.y, k, k2, &(cw_cmvae_noise){c.eps, NULL}, NULL, c.w, &l), CW_OK);
     printf("    losses: mmd %.6e  mse %.6e  kl %.6e  l1 %.6e  total %.6e\n", l.mmd, l.mse, l.kl,
            l.l1, l.total);
     cw_cmvae_backward(m);
@@ -165,7 +165,7 @@ static void run_case(uint64_t seed, double sigma, int64_t k, int64_t k2) {
     total_loss(&c);
     real yf[TB * TG];
     memcpy(yf, m->y_hat, sizeof yf);
-    assert_int_equal(cw_cmvae_predict(m, yp, c.x, TB, k, k2, c.eps, NULL), CW_OK);
+    assert_int_equal(cw_cmvae_predict(m, yp, c.x, NULL, TB, k, k2, &(cw_cmvae_noise){c.eps, NULL}, NULL), CW_OK);
     for (int64_t i = 0; i < TB * TG; i++) assert_true(yp[i] == yf[i]);
     cw_cmvae_free(m);
 }
@@ -219,11 +219,11 @@ static void test_bad_arguments(void **state) {
     static gc_ctx c;
     setup_ctx(&c, 26, 1000, 0, -1);
     cw_cmvae_losses l;
-    assert_int_equal(cw_cmvae_forward(&c.m, c.x, c.y, TC, -1, c.eps, NULL, c.w, &l), CW_EINVAL);
-    assert_int_equal(cw_cmvae_forward(&c.m, c.x, c.y, 0, -2, c.eps, NULL, c.w, &l), CW_EINVAL);
-    assert_int_equal(cw_cmvae_forward(&c.m, c.x, c.y, 0, -1, NULL, NULL, c.w, &l), CW_EINVAL);
+    assert_int_equal(cw_cmvae_forward(&c.m, c.x, NULL, c.y, TC, -1, &(cw_cmvae_noise){c.eps, NULL}, NULL, c.w, &l), CW_EINVAL);
+    assert_int_equal(cw_cmvae_forward(&c.m, c.x, NULL, c.y, 0, -2, &(cw_cmvae_noise){c.eps, NULL}, NULL, c.w, &l), CW_EINVAL);
+    assert_int_equal(cw_cmvae_forward(&c.m, c.x, NULL, c.y, 0, -1, &(cw_cmvae_noise){NULL, NULL}, NULL, c.w, &l), CW_EINVAL);
     real yp[TB * TG];
-    assert_int_equal(cw_cmvae_predict(&c.m, yp, c.x, TB + 1, 0, -1, c.eps, NULL), CW_EINVAL);
+    assert_int_equal(cw_cmvae_predict(&c.m, yp, c.x, NULL, TB + 1, 0, -1, &(cw_cmvae_noise){c.eps, NULL}, NULL), CW_EINVAL);
     cw_cmvae_free(&c.m);
 }
 

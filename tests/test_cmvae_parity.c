@@ -155,7 +155,7 @@ static void test_parity(void **state) {
     /* forward and every gradient */
     cw_params_zero_grad(&m.table);
     cw_cmvae_losses l;
-    assert_int_equal(cw_cmvae_forward(&m, fx.x, fx.y, fx.k, -1, fx.eps, NULL, w, &l), CW_OK);
+    assert_int_equal(cw_cmvae_forward(&m, fx.x, NULL, fx.y, fx.k, -1, &(cw_cmvae_noise){fx.eps, NULL}, NULL, w, &l), CW_OK);
     expect_close("y_hat", m.y_hat, fx.y_hat, bg, 1e-6, 1e-5);
     expect_close("x_recon", m.x_recon, fx.x_recon, bg, 1e-6, 1e-5);
     const char *tn[5] = {"loss mmd", "loss mse", "loss kl", "loss l1", "loss total"};
@@ -173,13 +173,13 @@ static void test_parity(void **state) {
 
     /* double perturbation prediction (tau 1) */
     static float yd[PB * PG];
-    assert_int_equal(cw_cmvae_predict(&m, yd, fx.x, fx.B, fx.k, fx.k2, fx.eps, NULL), CW_OK);
+    assert_int_equal(cw_cmvae_predict(&m, yd, fx.x, NULL, fx.B, fx.k, fx.k2, &(cw_cmvae_noise){fx.eps, NULL}, NULL), CW_OK);
     expect_close("y_hat (k, k2)", yd, fx.y_dbl, bg, 1e-6, 1e-5);
 
     /* 10 Adam steps with clamping, from the same weights */
     memcpy(m.params, fx.params, (size_t)fx.total * sizeof(float));
     for (int64_t s = 0; s < fx.nsteps; s++) {
-        assert_int_equal(cw_cmvae_train_step(&m, fx.x, fx.y, fx.k, -1, fx.eps, NULL, w, &l),
+        assert_int_equal(cw_cmvae_train_step(&m, fx.x, NULL, fx.y, fx.k, -1, &(cw_cmvae_noise){fx.eps, NULL}, NULL, w, &l),
                          CW_OK);
         char what[32];
         snprintf(what, sizeof what, "step %lld loss", (long long)s);

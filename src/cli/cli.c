@@ -108,7 +108,9 @@ int cli_graph_option(const char *cmd, int c, const char *arg, cli_graph_args *a)
         return 1;
     case 5: a->involved_only = 1; return 1;
     case 6: return cli_parse_f64(cmd, "--graph-corrupt", arg, 0, 1, &a->corrupt) ? -1 : 1;
-    case 7: return cli_parse_u64(cmd, "--graph-seed", arg, &a->seed) ? -1 : 1;
+    case 7:
+        a->seed_set = 1;
+        return cli_parse_u64(cmd, "--graph-seed", arg, &a->seed) ? -1 : 1;
     default: return 0;
     }
 }

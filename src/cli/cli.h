@@ -76,6 +76,7 @@ typedef struct {
     int involved_only;
     double corrupt;
     uint64_t seed;
+    int seed_set; /* --graph-seed given */
 } cli_graph_args;
 #define CLI_GRAPH_OPT_BASE 1100
 #define CLI_GRAPH_LONG_OPTIONS                                                                     \

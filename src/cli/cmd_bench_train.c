@@ -157,7 +157,7 @@ int cmd_bench_train(int argc, char **argv) {
     const cw_cmvae_sched w = {1.0, 1.0, 1.0};
     cw_cmvae_losses l;
     /* validation: one step with a finite loss (train_step itself refuses non-finite terms) */
-    st = cw_cmvae_train_step(&m, x, y, 0, -1, NULL, &rng, w, &l);
+    st = cw_cmvae_train_step(&m, x, NULL, y, 0, -1, NULL, &rng, w, &l);
     if (st == CW_OK && !isfinite(l.total))
         st = cw_fail(CW_EINVAL, "validation step: loss %g is not finite", l.total);
     if (st) {
@@ -166,10 +166,10 @@ int cmd_bench_train(int argc, char **argv) {
     }
     const double loss0 = l.total;
     for (int64_t i = 0; i < warmup && !st; i++)
-        st = cw_cmvae_train_step(&m, x, y, (1 + i) % C, -1, NULL, &rng, w, &l);
+        st = cw_cmvae_train_step(&m, x, NULL, y, (1 + i) % C, -1, NULL, &rng, w, &l);
     for (int64_t i = 0; i < steps && !st; i++) {
         double t0 = cw_now();
-        st = cw_cmvae_train_step(&m, x, y, (1 + warmup + i) % C, -1, NULL, &rng, w, &l);
+        st = cw_cmvae_train_step(&m, x, NULL, y, (1 + warmup + i) % C, -1, NULL, &rng, w, &l);
         t[i] = cw_now() - t0;
     }
     if (st) {

@@ -1,13 +1,30 @@
-/* cmd_train.c: `causeway train DATA.h5ad --model cmvae --out RUN_DIR [options]` and
- * `causeway train --resume RUN_DIR` (issue #3 item 4); the loop is models/trainer.c. */
+/* cmd_train.c: `causeway train DATA.h5ad --model M --out RUN_DIR [options]` and
+ * `causeway train --resume RUN_DIR` (issue #3 item 4, issue #4 items 2-7); the loop is
+ * models/trainer.c, the models models/cmvae.h. */
 #include "cli/cli.h"
 
 #include "core/status.h"
+#include "models/cmvae.h"
 #include "models/trainer.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+
+/* --gnn-widths "4,8": up to CW_GNN_MAX_LAYERS - 1 positive integers */
+static int parse_widths(const char *cmd, const char *arg, int64_t *w) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", arg);
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (n == CW_GNN_MAX_LAYERS - 1)
+            return cli_error(cmd, "--gnn-widths: at most %d widths", CW_GNN_MAX_LAYERS - 1) != 0;
+        if (cli_parse_i64(cmd, "--gnn-widths", t, 1, 4096, &w[n])) return 1;
+        n++;
+    }
+    if (n == 0) return cli_error(cmd, "--gnn-widths: expected W1,W2,..., got '%s'", arg) != 0;
+    return 0;
+}
 
 static void train_help(void) {
     cw_train_opts d;
@@ -17,7 +34,7 @@ static void train_help(void) {
            "Trains on the single-perturbation training cells of a split, one perturbation per\n"
            "batch, each paired with a random control; writes RUN_DIR/{config.json, split.json,\n"
            "train_log.jsonl, checkpoint.ckpt} (the checkpoint after every epoch).\n\n"
-           "  --model M            cmvae (%s)\n"
+           "  --model M            cmvae | grace | vgae | multihot | sena (%s); doc/models.md\n"
            "  --epochs E           (%lld)\n"
            "  --batch-size B       (%lld)\n"
            "  --lr LR              Adam learning rate (%g)\n"
@@ -35,7 +52,23 @@ static void train_help(void) {
            "  --seed S             seed of split, pairing, initialisation, batches, noise (0)\n"
            "  --threads N          OpenMP/OpenBLAS threads (0 = all cores)\n"
            "  --stop-after N       stop after N completed epochs (resume later with --resume)\n"
-           "  --quiet              no per-epoch lines\n" CLI_PERTURB_HELP,
+           "  --quiet              no per-epoch lines\n"
+           "Graph-aware models (grace, vgae: GNN encoder; multihot, sena: pathway membership;\n"
+           "graph intervention encoders and the Laplacian term: the PPI graph):\n"
+           "  --gnn K              sage | gcn | gat (sage)\n"
+           "  --gnn-layers L       message-passing layers (1); ReLU between layers\n"
+           "  --gnn-widths W1,W2   per-head widths of the hidden layers (4,8,8,...)\n"
+           "  --gnn-heads K        GAT heads of the hidden layers (4)\n"
+           "  --interv-encoder E   mlp | trivalue | trivalue-1hop | dropedge (mlp)\n"
+           "  --interv-dropout P   dropout of the graph intervention encoders (0.1 tri-value,\n"
+           "                       0 dropedge)\n"
+           "  --lambda-laplacian L weight of the decoder's Laplacian smoothness over PPI edges\n"
+           "                       (1e-4 for vgae and the graph intervention encoders, else 0)\n"
+           "  --extra-input-obsm K append obsm K of the paired control to the encoder input\n"
+           "  --sena-free-units N  sena: unmasked first-layer units (8)\n"
+           "  --sena-lambda L      sena: mask value for genes outside a pathway (0)\n"
+           "  --sena-min-genes N   sena: pathways with fewer data genes are left out (5)\n"
+           CLI_GRAPH_HELP "  (--graph-seed defaults to --seed)\n" CLI_PERTURB_HELP,
            d.model, (long long)d.epochs, (long long)d.batch, d.lr, (long long)d.hidden, d.alpha,
            d.beta, d.temp, d.lambda, d.grad_clamp);
 }
@@ -45,12 +78,15 @@ int cmd_train(int argc, char **argv) {
     cw_train_opts o;
     cw_train_opts_default(&o);
     cli_perturb_args pa = {NULL, NULL, {0, NULL}};
+    cli_graph_args ga;
+    memset(&ga, 0, sizeof ga);
     const char *resume = NULL;
     int64_t v;
     enum {
         O_MODEL = 256, O_OUT, O_EPOCHS, O_BATCH, O_LR, O_LAT, O_HID, O_ALPHA, O_BETA, O_TEMP,
         O_LAMBDA, O_CLAMP, O_SPLIT, O_SPLITF, O_TC, O_VC, O_TF, O_VF, O_SEED, O_THREADS, O_STOP,
-        O_QUIET, O_RESUME
+        O_QUIET, O_RESUME, O_GNN, O_GNNL, O_GNNW, O_GNNH, O_IV, O_IVD, O_LAP, O_EXTRA, O_SFREE,
+        O_SLAMBDA, O_SMIN
     };
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL},       {"out", required_argument, 0, O_OUT},
@@ -65,6 +101,14 @@ int cmd_train(int argc, char **argv) {
         {"seed", required_argument, 0, O_SEED},         {"threads", required_argument, 0, O_THREADS},
         {"stop-after", required_argument, 0, O_STOP},   {"quiet", no_argument, 0, O_QUIET},
         {"resume", required_argument, 0, O_RESUME},     CLI_PERTURB_LONG_OPTIONS,
+        {"gnn", required_argument, 0, O_GNN},           {"gnn-layers", required_argument, 0, O_GNNL},
+        {"gnn-widths", required_argument, 0, O_GNNW},   {"gnn-heads", required_argument, 0, O_GNNH},
+        {"interv-encoder", required_argument, 0, O_IV}, {"interv-dropout", required_argument, 0, O_IVD},
+        {"lambda-laplacian", required_argument, 0, O_LAP},
+        {"extra-input-obsm", required_argument, 0, O_EXTRA},
+        {"sena-free-units", required_argument, 0, O_SFREE},
+        {"sena-lambda", required_argument, 0, O_SLAMBDA},
+        {"sena-min-genes", required_argument, 0, O_SMIN}, CLI_GRAPH_LONG_OPTIONS,
         {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
     const int64_t BIG = (int64_t)1 << 40;
     optind = 1;
@@ -76,9 +120,42 @@ int cmd_train(int argc, char **argv) {
             return cli_fail(cmd, CW_ENOMEM);
         }
         if (r) continue;
+        r = cli_graph_option(cmd, c, optarg, &ga);
+        if (r) {
+            bad = r < 0;
+            continue;
+        }
         switch (c) {
         case 'h': train_help(); cw_strings_free(&pa.controls); return 0;
-        case O_MODEL: o.model = optarg; break;
+        case O_MODEL:
+            o.model = optarg;
+            if (cw_model_kind_parse(optarg) < 0)
+                bad = cli_error(cmd, "--model: expected cmvae, grace, vgae, multihot or sena, got "
+                                     "'%s'", optarg) != 0;
+            break;
+        case O_GNN:
+            o.gnn = optarg;
+            if (cw_gnn_kind_parse(optarg) < 0)
+                bad = cli_error(cmd, "--gnn: expected sage, gcn or gat, got '%s'", optarg) != 0;
+            break;
+        case O_GNNL:
+            bad = cli_parse_i64(cmd, "--gnn-layers", optarg, 1, CW_GNN_MAX_LAYERS, &v);
+            o.gnn_layers = (int)v;
+            break;
+        case O_GNNW: bad = parse_widths(cmd, optarg, o.gnn_widths); break;
+        case O_GNNH: bad = cli_parse_i64(cmd, "--gnn-heads", optarg, 1, 64, &o.gnn_heads); break;
+        case O_IV:
+            o.interv_encoder = optarg;
+            if (cw_interv_kind_parse(optarg) < 0)
+                bad = cli_error(cmd, "--interv-encoder: expected mlp, trivalue, trivalue-1hop or "
+                                     "dropedge, got '%s'", optarg) != 0;
+            break;
+        case O_IVD: bad = cli_parse_f64(cmd, "--interv-dropout", optarg, 0, 0.99, &o.interv_dropout); break;
+        case O_LAP: bad = cli_parse_f64(cmd, "--lambda-laplacian", optarg, 0, 1e9, &o.lambda_laplacian); break;
+        case O_EXTRA: o.extra_obsm = optarg; break;
+        case O_SFREE: bad = cli_parse_i64(cmd, "--sena-free-units", optarg, 0, 100000, &o.sena_free_units); break;
+        case O_SLAMBDA: bad = cli_parse_f64(cmd, "--sena-lambda", optarg, 0, 1, &o.sena_lambda); break;
+        case O_SMIN: bad = cli_parse_i64(cmd, "--sena-min-genes", optarg, 1, 1000000, &o.sena_min_genes); break;
         case O_OUT: o.out_dir = optarg; break;
         case O_EPOCHS: bad = cli_parse_i64(cmd, "--epochs", optarg, 1, 1000000, &o.epochs); break;
         case O_BATCH: bad = cli_parse_i64(cmd, "--batch-size", optarg, 2, 1 << 20, &o.batch); break;
@@ -128,6 +205,15 @@ int cmd_train(int argc, char **argv) {
         o.perturbation_key = pa.key;
         o.separators = pa.separators;
         o.controls = pa.controls.n ? &pa.controls : NULL;
+        o.graph.gmt = ga.gmt;
+        o.graph.relations = ga.relations;
+        o.graph.ppi = ga.ppi;
+        o.graph.gene_column = ga.gene_column;
+        o.graph.levels = ga.levels;
+        o.graph.involved_only = ga.involved_only;
+        o.graph.corrupt_fraction = ga.corrupt;
+        o.graph.seed = ga.seed;
+        o.graph_seed_set = ga.seed_set;
         st = cw_train(&o);
         rc = -1;
     }

@@ -24,4 +24,9 @@ typedef struct {
 cw_status cw_graph_from_files(cw_graph *out, cw_h5ad *h, const cw_graph_files *f,
                               const char **levels_used);
 
+/* The gene-union graph (§3.6) of the dataset's genes (same gene column rule) and the design's
+ * targets over the PPI file. */
+cw_status cw_union_graph_from_files(cw_union_graph *out, cw_h5ad *h, const cw_graph_files *f,
+                                    const cw_strings *targets);
+
 #endif

@@ -1,6 +1,7 @@
-/* cmvae.c: CMVAE parameter table, init, forward, backward, step, predict, schedules (cmvae.h;
- * spec §4.0, §4.1, §4.6, §5.1-5.6). Every layer goes through the nn kernels; the only loops here
- * are the one-hot gathers/scatters of the intervention MLP and the shift z + s bc. */
+/* cmvae.c: the causal discrepancy VAE family: parameter table, init, forward, backward, step,
+ * predict, schedules (cmvae.h; spec §4.0-4.6, §5.1-5.6). Every layer goes through the nn kernels
+ * or the encoders of gnn_encoder.c / interv_encoder.c; the only loops here are the one-hot
+ * gathers/scatters of the intervention MLP, the shift z + s bc and the input assembly. */
 #include "models/cmvae.h"
 
 #include "core/alloc.h"
@@ -17,6 +18,17 @@
 #include <math.h>
 #include <string.h>
 
+const char *cw_model_kind_name(cw_model_kind k) {
+    static const char *names[] = {"cmvae", "grace", "vgae", "multihot", "sena"};
+    return (int)k >= 0 && (int)k < 5 ? names[k] : "?";
+}
+
+int cw_model_kind_parse(const char *s) {
+    for (int k = 0; s && k < 5; k++)
+        if (!strcmp(s, cw_model_kind_name((cw_model_kind)k))) return k;
+    return -1;
+}
+
 void cw_cmvae_config_default(cw_cmvae_config *cfg, int64_t genes, int64_t latent,
                              int64_t targets) {
     memset(cfg, 0, sizeof *cfg);
@@ -30,6 +42,12 @@ void cw_cmvae_config_default(cw_cmvae_config *cfg, int64_t genes, int64_t latent
     cfg->lambda = 1e-4;
     cfg->grad_clip = 0;
     cfg->lr = 1e-3;
+    cw_gnn_config_default(&cfg->gnn, CW_GNN_SAGE, 1);
+    cfg->interv = CW_INTERV_MLP;
+    cfg->interv_dropout = -1;
+    cfg->sena_free_units = 8;
+    cfg->sena_lambda = 0;
+    cfg->sena_min_genes = 5;
 }
 
 void cw_cmvae_free(cw_cmvae *m) {
@@ -38,6 +56,12 @@ void cw_cmvae_free(cw_cmvae *m) {
 #endif
     cw_params_free(&m->table);
     cw_free(m->arena);
+    cw_gnn_free(&m->gnn);
+    cw_interv_encoder_free(&m->iv);
+    cw_pathway_members_free(&m->members);
+    cw_free(m->sena_mask);
+    cw_free(m->lap_indptr);
+    cw_free(m->lap_indices);
     memset(m, 0, sizeof *m);
 }
 
@@ -49,18 +73,28 @@ static void fill_uniform(cw_rng *r, real *a, int64_t n, double bound) {
     for (int64_t i = 0; i < n; i++) a[i] = (real)(bound * (2 * cw_rng_uniform(r) - 1));
 }
 
-static int64_t tensor_size(const cw_cmvae *m, int i) { return m->table.rows[i] * m->table.cols[i]; }
+static int64_t tensor_size(const cw_cmvae *m, int i) {
+    return m->table.rows[m->slot[i]] * m->table.cols[m->slot[i]];
+}
 
 /* Carves the arena; with base NULL only counts. Returns the number of reals. */
 static int64_t layout_arena(cw_cmvae *m, real *base) {
     const int64_t B = m->cfg.batch, G = m->cfg.genes, Z = m->cfg.latent, H = m->cfg.hidden;
+    const int64_t He = m->enc_hidden, In = m->in_width;
+    const int64_t P = m->has_gnn ? cw_gnn_pathway_nodes(&m->gnn) : 0;
+    const int64_t Ws = m->cfg.kind == CW_MODEL_SENA ? He * In : 0;
     int64_t off = 0;
 #define TAKE(ptr, count)                                                                       \
     do {                                                                                       \
         if (base) m->ptr = base + off;                                                         \
         off += (count);                                                                        \
     } while (0)
-    TAKE(h1, B * H);
+    TAKE(enc_in, B * In);
+    TAKE(d_enc_in, B * In);
+    TAKE(xi, P);
+    TAKE(sena_weff, Ws);
+    TAKE(sena_dw, Ws);
+    TAKE(h1, B * He);
     TAKE(mu, B * Z);
     TAKE(vpre, B * Z);
     TAKE(var, B * Z);
@@ -88,8 +122,8 @@ static int64_t layout_arena(cw_cmvae *m, real *base) {
     TAKE(d_mu, B * Z);
     TAKE(d_var, B * Z);
     TAKE(d_vpre, B * Z);
-    TAKE(d_h1, B * H);
-    TAKE(d_h1pre, B * H);
+    TAKE(d_h1, B * He);
+    TAKE(d_h1pre, B * He);
     TAKE(d_bc, Z);
     TAKE(d_logits, Z);
     TAKE(d_hc, H);
@@ -100,28 +134,141 @@ static int64_t layout_arena(cw_cmvae *m, real *base) {
     return off;
 }
 
+/* gene PPI graph of the Laplacian term: the union graph's edges among the first G nodes */
+static cw_status laplacian_graph(cw_cmvae *m, const cw_union_graph *u) {
+    const int64_t G = m->cfg.genes;
+    m->lap_indptr = cw_calloc((size_t)G + 1, sizeof(int64_t));
+    if (!m->lap_indptr) return cw_fail(CW_ENOMEM, "cmvae: out of memory");
+    for (int64_t i = 0; i < G; i++) {
+        int64_t c = 0;
+        for (int64_t e = u->adj.indptr[i]; e < u->adj.indptr[i + 1]; e++) c += u->adj.indices[e] < G;
+        m->lap_indptr[i + 1] = m->lap_indptr[i] + c;
+    }
+    m->lap_indices = cw_malloc_array((size_t)(m->lap_indptr[G] ? m->lap_indptr[G] : 1),
+                                     sizeof(int32_t));
+    if (!m->lap_indices) return cw_fail(CW_ENOMEM, "cmvae: out of memory");
+    for (int64_t i = 0, o = 0; i < G; i++)
+        for (int64_t e = u->adj.indptr[i]; e < u->adj.indptr[i + 1]; e++)
+            if (u->adj.indices[e] < G) m->lap_indices[o++] = u->adj.indices[e];
+    return CW_OK;
+}
+
+/* the graph-dependent parts: GNN, multihot / sena membership, intervention encoder, Laplacian */
+static cw_status init_components(cw_cmvae *m, const cw_cmvae_config *cfg) {
+    const int64_t G = cfg->genes;
+    const cw_model_kind kind = cfg->kind;
+    const char *name = cw_model_kind_name(kind);
+    m->in_width = G + cfg->extra_inputs;
+    m->enc_hidden = cfg->hidden;
+    if (kind == CW_MODEL_GRACE || kind == CW_MODEL_VGAE || kind == CW_MODEL_MULTIHOT ||
+        kind == CW_MODEL_SENA) {
+        const cw_graph *g = cfg->graph;
+        if (!g)
+            return cw_fail(CW_EINVAL, "model %s needs a context graph (--graph-gmt / "
+                           "--graph-ppi ...)", name);
+        if (g->n_genes != G)
+            return cw_fail(CW_EINVAL, "model %s: the context graph has %lld gene nodes, the data "
+                           "%lld genes", name, (long long)g->n_genes, (long long)G);
+        if ((kind == CW_MODEL_MULTIHOT || kind == CW_MODEL_SENA) && g->n_pathways == 0)
+            return cw_fail(CW_EINVAL, "model %s needs pathway nodes: give --graph-gmt and graph "
+                           "levels gg+pg or gg+pg+pp", name);
+        if (kind == CW_MODEL_GRACE || kind == CW_MODEL_VGAE) {
+            CW_TRY(cw_gnn_init(&m->gnn, &cfg->gnn, g->n_nodes, G, g->adj.indptr, g->adj.indices,
+                               cfg->batch));
+            m->has_gnn = 1;
+        } else {
+            CW_TRY(cw_pathway_members_from_graph(&m->members, g));
+        }
+        if (kind == CW_MODEL_MULTIHOT) m->in_width += g->n_pathways;
+        if (kind == CW_MODEL_SENA) {
+            if (cfg->sena_free_units < 0 || cfg->sena_min_genes < 1 || !(cfg->sena_lambda >= 0))
+                return cw_fail(CW_EINVAL, "sena: need free units >= 0, min genes >= 1, lambda >= 0");
+            const int64_t kept = cw_sena_kept_pathways(&m->members, cfg->sena_min_genes);
+            m->enc_hidden = kept + cfg->sena_free_units;
+            if (m->enc_hidden < 1)
+                return cw_fail(CW_EINVAL, "sena: no pathway has %lld or more of the data's genes "
+                               "and there are no free units", (long long)cfg->sena_min_genes);
+            m->sena_mask = cw_malloc_array((size_t)(m->enc_hidden * m->in_width), sizeof(real));
+            if (!m->sena_mask) return cw_fail(CW_ENOMEM, "sena: out of memory for the mask");
+            cw_sena_mask_fill(m->sena_mask, m->enc_hidden, m->in_width, &m->members,
+                              cfg->sena_min_genes, cfg->sena_free_units, cfg->sena_lambda);
+        }
+    }
+    if (cfg->interv != CW_INTERV_MLP || cfg->lambda_laplacian > 0) {
+        const cw_union_graph *u = cfg->union_graph;
+        if (!u)
+            return cw_fail(CW_EINVAL, "%s needs the PPI graph (--graph-ppi)",
+                           cfg->interv != CW_INTERV_MLP ? "a graph intervention encoder"
+                                                        : "the Laplacian term");
+        if (u->n_genes != G || u->n_targets != cfg->targets)
+            return cw_fail(CW_EINVAL, "cmvae: the gene-union graph has %lld genes and %lld "
+                           "targets, the model %lld and %lld", (long long)u->n_genes,
+                           (long long)u->n_targets, (long long)G, (long long)cfg->targets);
+        if (cfg->interv != CW_INTERV_MLP) {
+            cw_interv_config ic;
+            cw_interv_config_default(&ic, cfg->interv, cfg->latent, cfg->targets, cfg->hidden);
+            ic.dropout = cfg->interv_dropout;
+            CW_TRY(cw_interv_encoder_init(&m->iv, &ic, u->adj.n, u->adj.indptr, u->adj.indices,
+                                          u->ptb_to_node));
+            m->has_interv = 1;
+        }
+        if (cfg->lambda_laplacian > 0) CW_TRY(laplacian_graph(m, u));
+    }
+    return CW_OK;
+}
+
 cw_status cw_cmvae_init(cw_cmvae *m, const cw_cmvae_config *cfg, cw_rng *rng) {
     memset(m, 0, sizeof *m);
     const int64_t G = cfg->genes, Z = cfg->latent, C = cfg->targets, H = cfg->hidden;
-    if (G <= 0 || Z <= 0 || C <= 0 || H <= 0 || cfg->batch <= 0)
+    if (G <= 0 || Z <= 0 || C <= 0 || H <= 0 || cfg->batch <= 0 || cfg->extra_inputs < 0)
         return cw_fail(CW_EINVAL, "cmvae: sizes must be positive (genes %lld, latent %lld, "
-                       "targets %lld, hidden %lld, batch %lld)", (long long)G, (long long)Z,
-                       (long long)C, (long long)H, (long long)cfg->batch);
+                       "targets %lld, hidden %lld, batch %lld, extra inputs %lld)", (long long)G,
+                       (long long)Z, (long long)C, (long long)H, (long long)cfg->batch,
+                       (long long)cfg->extra_inputs);
     if (!(cfg->mmd_sigma > 0) || cfg->kernel_num <= 0 || !(cfg->lr > 0) || cfg->grad_clip < 0 ||
-        !(cfg->lambda >= 0))
+        !(cfg->lambda >= 0) || !(cfg->lambda_laplacian >= 0))
         return cw_fail(CW_EINVAL, "cmvae: need mmd_sigma > 0, kernel_num > 0, lr > 0, "
-                       "grad_clip >= 0, lambda >= 0");
+                       "grad_clip >= 0, lambda >= 0, lambda2 >= 0");
+    if (cw_model_kind_parse(cw_model_kind_name(cfg->kind)) < 0)
+        return cw_fail(CW_EINVAL, "cmvae: unknown model kind %d", (int)cfg->kind);
+    if (cfg->interv < CW_INTERV_MLP || cfg->interv > CW_INTERV_DROPEDGE)
+        return cw_fail(CW_EINVAL, "cmvae: unknown intervention encoder %d", (int)cfg->interv);
     m->cfg = *cfg;
-    const cw_param_spec specs[CW_CMVAE_NPARAMS] = {
-        {"fc1.weight", H, G},     {"fc1.bias", H, 1},     {"fc_mean.weight", Z, H},
-        {"fc_mean.bias", Z, 1},   {"fc_var.weight", Z, H}, {"fc_var.bias", Z, 1},
+    m->cfg.graph = NULL;
+    m->cfg.union_graph = NULL;
+    cw_status st = init_components(m, cfg);
+    if (st != CW_OK) {
+        cw_cmvae_free(m);
+        return st;
+    }
+    const int64_t He = m->enc_hidden, In = m->in_width;
+    /* the table: core tensors the model has, in slot order, then the encoders' */
+    const cw_param_spec core[CW_CMVAE_NPARAMS] = {
+        {"fc1.weight", He, In},   {"fc1.bias", He, 1},    {"fc_mean.weight", Z, He},
+        {"fc_mean.bias", Z, 1},   {"fc_var.weight", Z, He}, {"fc_var.bias", Z, 1},
         {"G", Z, Z},              {"c1.weight", H, C},    {"c1.bias", H, 1},
         {"c2.weight", Z, H},      {"c2.bias", Z, 1},      {"c_shift", C, 1},
         {"d1.weight", H, Z},      {"d1.bias", H, 1},      {"d2.weight", G, H},
         {"d2.bias", G, 1},
     };
-    cw_status st = cw_params_init(&m->table, specs, CW_CMVAE_NPARAMS);
-    if (st != CW_OK) return cw_fail_prefix(st, "cmvae");
+    cw_param_spec specs[CW_CMVAE_NPARAMS + CW_GNN_MAX_TENSORS + CW_INTERV_MAX_TENSORS];
+    int n = 0;
+    for (int i = 0; i < CW_CMVAE_NPARAMS; i++) {
+        int present = 1;
+        if (i == CW_CMVAE_G) present = cfg->kind != CW_MODEL_VGAE;
+        if (i >= CW_CMVAE_C1_W && i <= CW_CMVAE_C_SHIFT) present = cfg->interv == CW_INTERV_MLP;
+        m->slot[i] = present ? n : -1;
+        if (present) specs[n++] = core[i];
+    }
+    const int gnn_base = n;
+    if (m->has_gnn) n += cw_gnn_param_specs(&m->gnn, specs + n);
+    const int iv_base = n;
+    if (m->has_interv) n += cw_interv_encoder_param_specs(&m->iv, specs + n);
+    st = cw_params_init(&m->table, specs, n);
+    if (st != CW_OK) {
+        cw_cmvae_free(m);
+        return cw_fail_prefix(st, "cmvae");
+    }
 #ifdef CW_REAL_DOUBLE
     const int64_t total = m->table.total;
     m->params = cw_calloc((size_t)total, 4 * sizeof(real));
@@ -138,6 +285,9 @@ cw_status cw_cmvae_init(cw_cmvae *m, const cw_cmvae_config *cfg, cw_rng *rng) {
     m->m = m->table.m;
     m->v = m->table.v;
 #endif
+    if (m->has_gnn) cw_gnn_bind(&m->gnn, m->params, m->grads, m->table.offset + gnn_base);
+    if (m->has_interv)
+        cw_interv_encoder_bind(&m->iv, m->params, m->grads, m->table.offset + iv_base);
     m->arena_size = layout_arena(m, NULL);
     m->arena = cw_malloc_array((size_t)m->arena_size, sizeof(real));
     if (!m->arena) {
@@ -150,49 +300,105 @@ cw_status cw_cmvae_init(cw_cmvae *m, const cw_cmvae_config *cfg, cw_rng *rng) {
 
     /* §4.0 initialisation, in table order */
     for (int i = 0; i < CW_CMVAE_NPARAMS; i++) {
+        if (m->slot[i] < 0) continue;
         real *p = cw_cmvae_param(m, i);
-        const int64_t n = tensor_size(m, i);
+        const int64_t cnt = tensor_size(m, i);
         switch (i) {
-        case CW_CMVAE_FC1_W: case CW_CMVAE_MEAN_W: case CW_CMVAE_VAR_W:
-        case CW_CMVAE_D1_W: case CW_CMVAE_D2_W:
-            fill_normal(rng, p, n, 0.02);
+        case CW_CMVAE_FC1_W: case CW_CMVAE_FC1_B:
+            if (cfg->kind == CW_MODEL_SENA) /* SENA's layer: torch Linear default, fan_in = In */
+                fill_uniform(rng, p, cnt, 1.0 / sqrt((double)In));
+            else if (i == CW_CMVAE_FC1_W)
+                fill_normal(rng, p, cnt, 0.02);
+            else
+                for (int64_t j = 0; j < cnt; j++) p[j] = 0;
+            break;
+        case CW_CMVAE_MEAN_W: case CW_CMVAE_VAR_W: case CW_CMVAE_D1_W: case CW_CMVAE_D2_W:
+            fill_normal(rng, p, cnt, 0.02);
             break;
         case CW_CMVAE_C1_W: case CW_CMVAE_C1_B: /* torch Linear default, fan_in = C */
-            fill_uniform(rng, p, n, 1.0 / sqrt((double)C));
+            fill_uniform(rng, p, cnt, 1.0 / sqrt((double)C));
             break;
         case CW_CMVAE_C2_W: case CW_CMVAE_C2_B: /* fan_in = H */
-            fill_uniform(rng, p, n, 1.0 / sqrt((double)H));
+            fill_uniform(rng, p, cnt, 1.0 / sqrt((double)H));
             break;
         case CW_CMVAE_G:
-            fill_normal(rng, p, n, 0.1);
+            fill_normal(rng, p, cnt, 0.1);
             break;
         case CW_CMVAE_C_SHIFT:
-            for (int64_t j = 0; j < n; j++) p[j] = 1;
+            for (int64_t j = 0; j < cnt; j++) p[j] = 1;
             break;
-        default: /* fc1, fc_mean, fc_var, d1, d2 biases */
-            for (int64_t j = 0; j < n; j++) p[j] = 0;
+        default: /* fc_mean, fc_var, d1, d2 biases */
+            for (int64_t j = 0; j < cnt; j++) p[j] = 0;
         }
     }
+    if (m->has_gnn) cw_gnn_init_params(&m->gnn, rng);
+    if (m->has_interv) cw_interv_encoder_init_params(&m->iv, rng);
     return CW_OK;
 }
 
 /* ---- forward pieces ----------------------------------------------------------------------- */
 
-/* encoder: x (n, G) -> h1 (n, H), mu, vpre, var (n, Z) */
-static void encode(cw_cmvae *m, const real *x, int64_t n) {
-    const int64_t G = m->cfg.genes, Z = m->cfg.latent, H = m->cfg.hidden;
-    cw_linear_forward(m->h1, x, cw_cmvae_param(m, CW_CMVAE_FC1_W), cw_cmvae_param(m, CW_CMVAE_FC1_B),
-                      n, G, H);
-    cw_lrelu_forward(m->h1, m->h1, n * H);
+/* pathway-node inputs: xi_in copied, or drawn, or 0 (extra-input models and latent_mean) */
+static void draw_xi(cw_cmvae *m, const real *xi_in, cw_rng *rng, int zero) {
+    const int64_t P = cw_gnn_pathway_nodes(&m->gnn);
+    if (zero)
+        memset(m->xi, 0, (size_t)P * sizeof(real));
+    else if (xi_in)
+        memcpy(m->xi, xi_in, (size_t)P * sizeof(real));
+    else
+        for (int64_t p = 0; p < P; p++) m->xi[p] = (real)cw_rng_normal(rng);
+}
+
+/* encoder input: x (n, G), extra (n, E) -> m->enc (what fc1 reads: x itself or enc_in) */
+static void encoder_input(cw_cmvae *m, const real *x, const real *extra, int64_t n) {
+    const int64_t G = m->cfg.genes, In = m->in_width, E = m->cfg.extra_inputs;
+    if (!m->has_gnn && In == G) {
+        m->enc = x;
+        return;
+    }
+    if (m->has_gnn) {
+        cw_gnn_forward(&m->gnn, m->enc_in, In, x, G, m->xi, n);
+    } else {
+        for (int64_t b = 0; b < n; b++)
+            memcpy(m->enc_in + b * In, x + b * G, (size_t)G * sizeof(real));
+    }
+    int64_t col = G;
+    if (m->cfg.kind == CW_MODEL_MULTIHOT) {
+        cw_multihot_fill(m->enc_in + col, In, x, G, n, &m->members);
+        col += m->members.n_pathways;
+    }
+    if (E > 0)
+        for (int64_t b = 0; b < n; b++)
+            memcpy(m->enc_in + b * In + col, extra + b * E, (size_t)E * sizeof(real));
+    m->enc = m->enc_in;
+}
+
+/* encoder: m->enc (n, In) -> h1 (n, He), mu, vpre, var (n, Z) */
+static void encode(cw_cmvae *m, int64_t n) {
+    const int64_t Z = m->cfg.latent, He = m->enc_hidden, In = m->in_width;
+    if (m->cfg.kind == CW_MODEL_SENA)
+        cw_masked_linear_forward(m->h1, m->sena_weff, m->enc, cw_cmvae_param(m, CW_CMVAE_FC1_W),
+                                 m->sena_mask, cw_cmvae_param(m, CW_CMVAE_FC1_B), n, In, He);
+    else
+        cw_linear_forward(m->h1, m->enc, cw_cmvae_param(m, CW_CMVAE_FC1_W),
+                          cw_cmvae_param(m, CW_CMVAE_FC1_B), n, In, He);
+    cw_lrelu_forward(m->h1, m->h1, n * He);
     cw_linear_forward(m->mu, m->h1, cw_cmvae_param(m, CW_CMVAE_MEAN_W),
-                      cw_cmvae_param(m, CW_CMVAE_MEAN_B), n, H, Z);
+                      cw_cmvae_param(m, CW_CMVAE_MEAN_B), n, He, Z);
     cw_linear_forward(m->vpre, m->h1, cw_cmvae_param(m, CW_CMVAE_VAR_W),
-                      cw_cmvae_param(m, CW_CMVAE_VAR_B), n, H, Z);
+                      cw_cmvae_param(m, CW_CMVAE_VAR_B), n, He, Z);
     cw_softplus_forward(m->var, m->vpre, n * Z);
 }
 
-/* intervention MLP for target k: hc (H) after lrelu, bc (Z); returns s = c_shift[k] */
-static real c_encode(cw_cmvae *m, real *hc, real *bc, int64_t k, real tau) {
+/* intervention of target k into slot s (0: k, 1: k2): bc (Z), returns the strength */
+static real c_encode(cw_cmvae *m, int s, int64_t k, real tau, int train, cw_rng *rng) {
+    real *bc = s ? m->bc2 : m->bc;
+    if (m->has_interv) {
+        real eta;
+        cw_interv_encoder_forward(&m->iv, s, k, tau, train, rng, bc, &eta);
+        return eta;
+    }
+    real *hc = s ? m->hc2 : m->hc;
     const int64_t Z = m->cfg.latent, C = m->cfg.targets, H = m->cfg.hidden;
     const real *w1 = cw_cmvae_param(m, CW_CMVAE_C1_W), *b1 = cw_cmvae_param(m, CW_CMVAE_C1_B);
     for (int64_t i = 0; i < H; i++) hc[i] = w1[i * C + k] + b1[i];
@@ -201,6 +407,15 @@ static real c_encode(cw_cmvae *m, real *hc, real *bc, int64_t k, real tau) {
                       1, H, Z); /* logits */
     cw_softmax_forward(bc, bc, tau, 1, Z);
     return cw_cmvae_param(m, CW_CMVAE_C_SHIFT)[k];
+}
+
+/* u (n, Z) = zp (I - triu(G,1))^{-1}, or zp itself without a DAG (vgae) */
+static void causal_layer(cw_cmvae *m, real *u, const real *zp, int64_t n) {
+    const int64_t Z = m->cfg.latent;
+    if (cw_cmvae_has(m, CW_CMVAE_G))
+        cw_dag_forward(u, zp, cw_cmvae_param(m, CW_CMVAE_G), n, Z);
+    else if (u != zp)
+        memcpy(u, zp, (size_t)(n * Z) * sizeof(real));
 }
 
 /* decoder: u (n, Z) -> a (n, H) hidden after lrelu, out (n, G) */
@@ -214,30 +429,41 @@ static void decode(cw_cmvae *m, real *out, real *a, const real *u, int64_t n) {
     cw_lrelu_forward(out, out, n * G);
 }
 
-/* z = mu + sqrt(var) eps, zp = z + s bc (+ s2 bc2), u_int = DAG(zp); eps copied or drawn */
-static cw_status latent(cw_cmvae *m, int64_t n, int64_t k, int64_t k2, const real *eps,
-                        cw_rng *rng, real tau) {
+/* eps copied or drawn, z = mu + sqrt(var) eps */
+static void sample_z(cw_cmvae *m, int64_t n, const real *eps, cw_rng *rng) {
     const int64_t Z = m->cfg.latent;
     if (eps)
         memcpy(m->eps, eps, (size_t)(n * Z) * sizeof(real));
     else
         for (int64_t i = 0; i < n * Z; i++) m->eps[i] = (real)cw_rng_normal(rng);
     cw_reparam_forward(m->z, m->mu, m->var, m->eps, n * Z);
-    const real s = c_encode(m, m->hc, m->bc, k, tau);
-    const real s2 = k2 >= 0 ? c_encode(m, m->hc2, m->bc2, k2, tau) : 0;
+}
+
+/* zp = z + s bc (+ s2 bc2), u_int = causal_layer(zp) */
+static void intervene(cw_cmvae *m, int64_t n, int64_t k, int64_t k2, real tau, int train,
+                      cw_rng *rng) {
+    const int64_t Z = m->cfg.latent;
+    m->s1 = c_encode(m, 0, k, tau, train, rng);
+    m->s2 = k2 >= 0 ? c_encode(m, 1, k2, tau, train, rng) : 0;
     for (int64_t b = 0; b < n; b++) {
         const real *zb = m->z + b * Z;
         real *zpb = m->zp + b * Z;
-        for (int64_t j = 0; j < Z; j++) zpb[j] = zb[j] + s * m->bc[j];
+        for (int64_t j = 0; j < Z; j++) zpb[j] = zb[j] + m->s1 * m->bc[j];
         if (k2 >= 0)
-            for (int64_t j = 0; j < Z; j++) zpb[j] += s2 * m->bc2[j];
+            for (int64_t j = 0; j < Z; j++) zpb[j] += m->s2 * m->bc2[j];
     }
-    cw_dag_forward(m->u_int, m->zp, cw_cmvae_param(m, CW_CMVAE_G), n, Z);
-    return CW_OK;
+    causal_layer(m, m->u_int, m->zp, n);
 }
 
-static cw_status check_targets(const cw_cmvae *m, int64_t k, int64_t k2, const real *eps,
-                               const cw_rng *rng) {
+/* which noise the call must draw from the rng */
+static int needs_rng(const cw_cmvae *m, const cw_cmvae_noise *noise, int train) {
+    if (!noise || !noise->eps) return 1;
+    if (m->has_gnn && m->cfg.extra_inputs == 0 && !noise->xi) return 1;
+    if (m->has_interv && train && m->iv.cfg.dropout > 0) return 1;
+    return 0;
+}
+
+static cw_status check_targets(const cw_cmvae *m, int64_t k, int64_t k2) {
     const int64_t C = m->cfg.targets;
     if (k < 0 || k >= C)
         return cw_fail(CW_EINVAL, "cmvae: target index %lld outside [0, %lld)", (long long)k,
@@ -245,18 +471,35 @@ static cw_status check_targets(const cw_cmvae *m, int64_t k, int64_t k2, const r
     if (k2 < -1 || k2 >= C)
         return cw_fail(CW_EINVAL, "cmvae: second target index %lld outside [-1, %lld)",
                        (long long)k2, (long long)C);
-    if (!eps && !rng) return cw_fail(CW_EINVAL, "cmvae: need eps or an rng");
     return CW_OK;
 }
 
-cw_status cw_cmvae_forward(cw_cmvae *m, const real *x, const real *y, int64_t k, int64_t k2,
-                           const real *eps, cw_rng *rng, cw_cmvae_sched w, cw_cmvae_losses *out) {
-    CW_TRY(check_targets(m, k, k2, eps, rng));
-    const int64_t B = m->cfg.batch, G = m->cfg.genes, Z = m->cfg.latent;
+static cw_status check_call(const cw_cmvae *m, int64_t k, int64_t k2, const real *extra,
+                            const cw_cmvae_noise *noise, const cw_rng *rng, int train) {
+    CW_TRY(check_targets(m, k, k2));
+    if (!rng && needs_rng(m, noise, train))
+        return cw_fail(CW_EINVAL, "cmvae: need the noise (eps%s%s) or an rng",
+                       m->has_gnn ? ", xi" : "", m->has_interv ? ", dropout" : "");
+    if (m->cfg.extra_inputs > 0 && !extra)
+        return cw_fail(CW_EINVAL, "cmvae: the model takes %lld extra inputs per cell; none given",
+                       (long long)m->cfg.extra_inputs);
+    return CW_OK;
+}
+
+cw_status cw_cmvae_forward(cw_cmvae *m, const real *x, const real *extra, const real *y,
+                           int64_t k, int64_t k2, const cw_cmvae_noise *noise, cw_rng *rng,
+                           cw_cmvae_sched w, cw_cmvae_losses *out) {
+    CW_TRY(check_call(m, k, k2, extra, noise, rng, 1));
+    const int64_t B = m->cfg.batch, G = m->cfg.genes, Z = m->cfg.latent, H = m->cfg.hidden;
     m->have_forward = 0;
-    encode(m, x, B);
-    CW_TRY(latent(m, B, k, k2, eps, rng, (real)w.tau));
-    cw_dag_forward(m->u_obs, m->z, cw_cmvae_param(m, CW_CMVAE_G), B, Z);
+    const real *eps = noise ? noise->eps : NULL;
+    /* draw order: eps (after the encoder, as before), xi, dropout masks */
+    if (m->has_gnn) draw_xi(m, noise ? noise->xi : NULL, rng, m->cfg.extra_inputs > 0);
+    encoder_input(m, x, extra, B);
+    encode(m, B);
+    sample_z(m, B, eps, rng);
+    intervene(m, B, k, k2, (real)w.tau, 1, rng);
+    causal_layer(m, m->u_obs, m->z, B);
     decode(m, m->y_hat, m->a_int, m->u_int, B);
     decode(m, m->x_recon, m->a_obs, m->u_obs, B);
 
@@ -264,8 +507,12 @@ cw_status cw_cmvae_forward(cw_cmvae *m, const real *x, const real *y, int64_t k,
     l.mmd = cw_mmd_forward(m->mmd_dist, m->y_hat, y, B, B, G, m->cfg.mmd_sigma, m->cfg.kernel_num);
     l.mse = cw_mse_forward(m->x_recon, x, B * G);
     l.kl = cw_kl_forward(m->mu, m->var, B, Z);
-    l.l1 = cw_l1_triu_forward(cw_cmvae_param(m, CW_CMVAE_G), Z);
-    l.total = w.alpha * l.mmd + l.mse + w.beta * l.kl + m->cfg.lambda * l.l1;
+    l.l1 = cw_cmvae_has(m, CW_CMVAE_G) ? cw_l1_triu_forward(cw_cmvae_param(m, CW_CMVAE_G), Z) : 0;
+    l.lap = m->lap_indptr ? cw_laplacian_forward(cw_cmvae_param(m, CW_CMVAE_D2_W), m->lap_indptr,
+                                                 m->lap_indices, G, H)
+                          : 0;
+    l.total = w.alpha * l.mmd + l.mse + w.beta * l.kl + m->cfg.lambda * l.l1 +
+              m->cfg.lambda_laplacian * l.lap;
     if (out) *out = l;
     m->x = x;
     m->y = y;
@@ -295,19 +542,34 @@ static void decode_backward(cw_cmvae *m, const real *dout, const real *out, cons
                        m->d_apre, u, cw_cmvae_param(m, CW_CMVAE_D1_W), n, Z, H);
 }
 
-/* intervention MLP backward for target k: d_zp (n, Z), the shift s and bc -> grads of c_shift[k],
- * c2.*, c1.weight[:, k], c1.bias */
-static void c_encode_backward(cw_cmvae *m, const real *hc, const real *bc, int64_t k, int64_t n) {
+/* causal layer backward: dzp (n, Z) += dL/dzp given m->d_u and the layer's output u */
+static void causal_layer_backward(cw_cmvae *m, real *dzp, const real *u, int64_t n) {
+    const int64_t Z = m->cfg.latent;
+    if (cw_cmvae_has(m, CW_CMVAE_G))
+        cw_dag_backward(dzp, cw_cmvae_grad(m, CW_CMVAE_G), m->dag_scratch, m->d_u, u,
+                        cw_cmvae_param(m, CW_CMVAE_G), n, Z);
+    else
+        for (int64_t i = 0; i < n * Z; i++) dzp[i] += m->d_u[i];
+}
+
+/* intervention backward for slot s (target k): zp = z + s bc, given d_zp (n, Z) */
+static void c_encode_backward(cw_cmvae *m, int s, int64_t k, int64_t n) {
     const int64_t Z = m->cfg.latent, C = m->cfg.targets, H = m->cfg.hidden;
-    const real s = cw_cmvae_param(m, CW_CMVAE_C_SHIFT)[k];
-    /* zp = z + s bc: d_bc_j = s sum_b d_zp_bj, d_s = sum_bj d_zp_bj bc_j */
+    const real *bc = s ? m->bc2 : m->bc;
+    const real strength = s ? m->s2 : m->s1;
+    /* d_bc_j = s sum_b d_zp_bj, d_s = sum_bj d_zp_bj bc_j */
     double ds = 0;
     for (int64_t j = 0; j < Z; j++) {
         double col = 0;
         for (int64_t b = 0; b < n; b++) col += m->d_zp[b * Z + j];
-        m->d_bc[j] = (real)(s * col);
+        m->d_bc[j] = (real)(strength * col);
         ds += col * bc[j];
     }
+    if (m->has_interv) {
+        cw_interv_encoder_backward(&m->iv, s, m->d_bc, (real)ds);
+        return;
+    }
+    const real *hc = s ? m->hc2 : m->hc;
     cw_cmvae_grad(m, CW_CMVAE_C_SHIFT)[k] += (real)ds;
     memset(m->d_logits, 0, (size_t)Z * sizeof(real));
     cw_softmax_backward(m->d_logits, m->d_bc, bc, (real)m->w.tau, 1, Z);
@@ -326,8 +588,7 @@ static void c_encode_backward(cw_cmvae *m, const real *hc, const real *bc, int64
 void cw_cmvae_backward(cw_cmvae *m) {
     CW_ASSERT(m->have_forward);
     const int64_t B = m->cfg.batch, G = m->cfg.genes, Z = m->cfg.latent, H = m->cfg.hidden;
-    const real *g = cw_cmvae_param(m, CW_CMVAE_G);
-    real *dg = cw_cmvae_grad(m, CW_CMVAE_G);
+    const int64_t He = m->enc_hidden, In = m->in_width;
 
     /* interventional branch: alpha MMD(y_hat, y) -> d_zp */
     memset(m->d_out, 0, (size_t)(B * G) * sizeof(real));
@@ -336,22 +597,28 @@ void cw_cmvae_backward(cw_cmvae *m) {
                         B, G, m->cfg.mmd_sigma, m->cfg.kernel_num);
     decode_backward(m, m->d_out, m->y_hat, m->a_int, m->u_int, B);
     memset(m->d_zp, 0, (size_t)(B * Z) * sizeof(real));
-    cw_dag_backward(m->d_zp, dg, m->dag_scratch, m->d_u, m->u_int, g, B, Z);
+    causal_layer_backward(m, m->d_zp, m->u_int, B);
 
     /* observational branch: MSE(x_recon, x) -> d_z */
     memset(m->d_out, 0, (size_t)(B * G) * sizeof(real));
     cw_mse_backward(m->d_out, 1.0, m->x_recon, m->x, B * G);
     decode_backward(m, m->d_out, m->x_recon, m->a_obs, m->u_obs, B);
     memset(m->d_z, 0, (size_t)(B * Z) * sizeof(real));
-    cw_dag_backward(m->d_z, dg, m->dag_scratch, m->d_u, m->u_obs, g, B, Z);
+    causal_layer_backward(m, m->d_z, m->u_obs, B);
 
     /* zp = z + s bc (+ s2 bc2) */
     for (int64_t i = 0; i < B * Z; i++) m->d_z[i] += m->d_zp[i];
-    c_encode_backward(m, m->hc, m->bc, m->k, B);
-    if (m->k2 >= 0) c_encode_backward(m, m->hc2, m->bc2, m->k2, B);
+    c_encode_backward(m, 0, m->k, B);
+    if (m->k2 >= 0) c_encode_backward(m, 1, m->k2, B);
 
-    /* lambda L1 */
-    cw_l1_triu_backward(dg, m->cfg.lambda, g, Z);
+    /* lambda L1, lambda2 LAP */
+    if (cw_cmvae_has(m, CW_CMVAE_G))
+        cw_l1_triu_backward(cw_cmvae_grad(m, CW_CMVAE_G), m->cfg.lambda,
+                            cw_cmvae_param(m, CW_CMVAE_G), Z);
+    if (m->lap_indptr)
+        cw_laplacian_backward(cw_cmvae_grad(m, CW_CMVAE_D2_W), m->cfg.lambda_laplacian,
+                              cw_cmvae_param(m, CW_CMVAE_D2_W), m->lap_indptr, m->lap_indices, G,
+                              H);
 
     /* reparameterisation, beta KL, encoder */
     memset(m->d_mu, 0, (size_t)(B * Z) * sizeof(real));
@@ -360,25 +627,37 @@ void cw_cmvae_backward(cw_cmvae *m) {
     cw_kl_backward(m->d_mu, m->d_var, m->w.beta, m->mu, m->var, B, Z);
     memset(m->d_vpre, 0, (size_t)(B * Z) * sizeof(real));
     cw_softplus_backward(m->d_vpre, m->d_var, m->vpre, B * Z);
-    memset(m->d_h1, 0, (size_t)(B * H) * sizeof(real));
+    memset(m->d_h1, 0, (size_t)(B * He) * sizeof(real));
     cw_linear_backward(m->d_h1, cw_cmvae_grad(m, CW_CMVAE_MEAN_W),
                        cw_cmvae_grad(m, CW_CMVAE_MEAN_B), m->d_mu, m->h1,
-                       cw_cmvae_param(m, CW_CMVAE_MEAN_W), B, H, Z);
+                       cw_cmvae_param(m, CW_CMVAE_MEAN_W), B, He, Z);
     cw_linear_backward(m->d_h1, cw_cmvae_grad(m, CW_CMVAE_VAR_W), cw_cmvae_grad(m, CW_CMVAE_VAR_B),
-                       m->d_vpre, m->h1, cw_cmvae_param(m, CW_CMVAE_VAR_W), B, H, Z);
-    memset(m->d_h1pre, 0, (size_t)(B * H) * sizeof(real));
-    cw_lrelu_backward(m->d_h1pre, m->d_h1, m->h1, B * H);
-    cw_linear_backward(NULL, cw_cmvae_grad(m, CW_CMVAE_FC1_W), cw_cmvae_grad(m, CW_CMVAE_FC1_B),
-                       m->d_h1pre, m->x, cw_cmvae_param(m, CW_CMVAE_FC1_W), B, G, H);
+                       m->d_vpre, m->h1, cw_cmvae_param(m, CW_CMVAE_VAR_W), B, He, Z);
+    memset(m->d_h1pre, 0, (size_t)(B * He) * sizeof(real));
+    cw_lrelu_backward(m->d_h1pre, m->d_h1, m->h1, B * He);
+    real *d_in = NULL;
+    if (m->has_gnn) {
+        d_in = m->d_enc_in;
+        memset(d_in, 0, (size_t)(B * In) * sizeof(real));
+    }
+    if (m->cfg.kind == CW_MODEL_SENA)
+        cw_masked_linear_backward(d_in, cw_cmvae_grad(m, CW_CMVAE_FC1_W),
+                                  cw_cmvae_grad(m, CW_CMVAE_FC1_B), m->sena_dw, m->d_h1pre,
+                                  m->enc, m->sena_weff, m->sena_mask, B, In, He);
+    else
+        cw_linear_backward(d_in, cw_cmvae_grad(m, CW_CMVAE_FC1_W),
+                           cw_cmvae_grad(m, CW_CMVAE_FC1_B), m->d_h1pre, m->enc,
+                           cw_cmvae_param(m, CW_CMVAE_FC1_W), B, In, He);
+    if (m->has_gnn) cw_gnn_backward(&m->gnn, d_in, In);
 }
 
-cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *y, int64_t k, int64_t k2,
-                              const real *eps, cw_rng *rng, cw_cmvae_sched w,
-                              cw_cmvae_losses *out) {
+cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *extra, const real *y,
+                              int64_t k, int64_t k2, const cw_cmvae_noise *noise, cw_rng *rng,
+                              cw_cmvae_sched w, cw_cmvae_losses *out) {
     const int64_t total = m->table.total;
     memset(m->grads, 0, (size_t)total * sizeof(real));
     cw_cmvae_losses l;
-    CW_TRY(cw_cmvae_forward(m, x, y, k, k2, eps, rng, w, &l));
+    CW_TRY(cw_cmvae_forward(m, x, extra, y, k, k2, noise, rng, w, &l));
     if (out) *out = l;
     /* cw_mmd_forward clamps distances with `v > 0 ? v : 0`, which maps NaN to 0: a NaN in y_hat
      * alone would leave the MMD finite, so y_hat is scanned too */
@@ -387,11 +666,13 @@ cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *y, int64_t
     for (int64_t i = 0; i < ny; i++) yhat_ok &= isfinite(m->y_hat[i]) != 0;
     const char *bad = !isfinite(l.mmd) ? "mmd" : !yhat_ok ? "mmd (y_hat)"
                     : !isfinite(l.mse) ? "mse" : !isfinite(l.kl) ? "kl"
-                    : !isfinite(l.l1) ? "l1" : !isfinite(l.total) ? "total" : NULL;
+                    : !isfinite(l.l1) ? "l1" : !isfinite(l.lap) ? "laplacian"
+                    : !isfinite(l.total) ? "total" : NULL;
     if (bad)
-        return cw_fail(CW_EINVAL, "cmvae: step %lld (target %lld): loss term %s is not finite "
-                       "(mmd %g, mse %g, kl %g, l1 %g)", (long long)(m->t + 1), (long long)k,
-                       bad, l.mmd, l.mse, l.kl, l.l1);
+        return cw_fail(CW_EINVAL, "%s: step %lld (target %lld): loss term %s is not finite "
+                       "(mmd %g, mse %g, kl %g, l1 %g, laplacian %g)",
+                       cw_model_kind_name(m->cfg.kind), (long long)(m->t + 1), (long long)k, bad,
+                       l.mmd, l.mse, l.kl, l.l1, l.lap);
     cw_cmvae_backward(m);
     if (m->cfg.grad_clip > 0) cw_grad_clamp(m->grads, total, (real)m->cfg.grad_clip);
     m->t++;
@@ -400,19 +681,29 @@ cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *y, int64_t
     return CW_OK;
 }
 
-cw_status cw_cmvae_predict(cw_cmvae *m, real *y_hat, const real *x, int64_t n, int64_t k,
-                           int64_t k2, const real *eps, cw_rng *rng) {
-    CW_TRY(check_targets(m, k, k2, eps, rng));
+cw_status cw_cmvae_predict(cw_cmvae *m, real *y_hat, const real *x, const real *extra, int64_t n,
+                           int64_t k, int64_t k2, const cw_cmvae_noise *noise, cw_rng *rng) {
+    CW_TRY(check_call(m, k, k2, extra, noise, rng, 0));
     if (n < 0 || n > m->cfg.batch)
         return cw_fail(CW_EINVAL, "cmvae: predict: %lld rows, at most the batch size %lld",
                        (long long)n, (long long)m->cfg.batch);
     m->have_forward = 0;
     if (n == 0) return CW_OK;
-    encode(m, x, n);
-    CW_TRY(latent(m, n, k, k2, eps, rng, 1));
+    if (m->has_gnn) draw_xi(m, noise ? noise->xi : NULL, rng, m->cfg.extra_inputs > 0);
+    encoder_input(m, x, extra, n);
+    encode(m, n);
+    sample_z(m, n, noise ? noise->eps : NULL, rng);
+    intervene(m, n, k, k2, 1, 0, rng);
     decode(m, m->y_hat, m->a_int, m->u_int, n);
     memcpy(y_hat, m->y_hat, (size_t)(n * m->cfg.genes) * sizeof(real));
     return CW_OK;
+}
+
+void cw_cmvae_intervention(cw_cmvae *m, int64_t k, real *bc, real *s) {
+    CW_ASSERT(k >= 0 && k < m->cfg.targets);
+    *s = c_encode(m, 0, k, 1, 0, NULL);
+    memcpy(bc, m->bc, (size_t)m->cfg.latent * sizeof(real));
+    m->have_forward = 0;
 }
 
 /* ---- schedules (§5.3) --------------------------------------------------------------------- */
@@ -440,12 +731,18 @@ cw_cmvae_sched cw_cmvae_schedule(int64_t epoch, int64_t epochs, double mx_alpha,
     return w;
 }
 
-cw_status cw_cmvae_latent_mean(cw_cmvae *m, real *u, const real *x, int64_t n) {
+cw_status cw_cmvae_latent_mean(cw_cmvae *m, real *u, const real *x, const real *extra,
+                               int64_t n) {
     if (n < 1 || n > m->cfg.batch)
         return cw_fail(CW_EINVAL, "cmvae: latent of %lld cells (1..%lld per call)", (long long)n,
                        (long long)m->cfg.batch);
-    encode(m, x, n);
-    cw_dag_forward(u, m->mu, cw_cmvae_param(m, CW_CMVAE_G), n, m->cfg.latent);
+    if (m->cfg.extra_inputs > 0 && !extra)
+        return cw_fail(CW_EINVAL, "cmvae: the model takes %lld extra inputs per cell; none given",
+                       (long long)m->cfg.extra_inputs);
+    if (m->has_gnn) draw_xi(m, NULL, NULL, 1);
+    encoder_input(m, x, extra, n);
+    encode(m, n);
+    causal_layer(m, u, m->mu, n);
     m->have_forward = 0;
     return CW_OK;
 }

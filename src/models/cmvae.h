@@ -1,31 +1,48 @@
-/* cmvae.h: the CMVAE model (discrepancy VAE), spec grace_cmvae.md §4.0, §4.1, §4.6, §5.1-5.6 and
- * Appendix A (without the graph encoder): parameter table, initialisation, forward with the four
- * loss terms, hand-written backward, training step (clamp + Adam) and the epoch schedules.
+/* cmvae.h: the causal discrepancy VAE family (spec grace_cmvae.md §4.0-4.6, §5.1-5.6, Appendix A;
+ * issue #3, issue #4): CMVAE and, around the same causal decoder, GraCE-VAE, VGAE,
+ * CMVAE-multihot, SENA and the graph-guided intervention encoders. Parameter table,
+ * initialisation, forward with the loss terms, hand-written backward, training step (clamp +
+ * Adam), prediction and the epoch schedules.
  *
- *   (mu, var) = encode(x):  h = lrelu(x W1^T + b1), mu = h Wmu^T + bmu, var = softplus(h Wv^T + bv)
+ *   encoder input  e = cmvae, sena: x;  grace, vgae: GNN(x, xi) at the gene nodes
+ *                      (models/gnn_encoder.h);  multihot: [x, m(x)] (models/pathway_features.h);
+ *                      then [e, extra] when the model takes extra per-cell inputs
+ *   (mu, var) = encode(e):  h = lrelu(e W1^T + b1) (sena: W1 o M, pathway-masked),
+ *                           mu = h Wmu^T + bmu, var = softplus(h Wv^T + bv)
  *   z         = mu + sqrt(var) eps
- *   target k (one-hot c, so c1 is a column gather):
- *       hc = lrelu(Wc1[:,k] + bc1),  bc = softmax(tau (hc Wc2^T + bc2)),  s = c_shift[k]
+ *   target k: mlp (one-hot c, a column gather): hc = lrelu(Wc1[:,k] + bc1),
+ *                 bc = softmax(tau (hc Wc2^T + bc2)), s = c_shift[k]
+ *             graph encoders (models/interv_encoder.h): (bc, s = eta) from a GCN on the PPI graph
  *   u_int = (z + s bc [+ s2 bc2]) (I - triu(G,1))^{-1},   u_obs = z (I - triu(G,1))^{-1}
+ *             (vgae: no DAG, u_int = z + s bc [+ s2 bc2], u_obs = z)
  *   y_hat = lrelu(lrelu(u_int Wd1^T + bd1) Wd2^T + bd2),  x_recon likewise from u_obs
  *   L = alpha MMD(y_hat, y) + MSE(x_recon, x) + beta KL(mu, var) + lambda sum_{i<j} |G_ij|
+ *       + lambda2 LAP(d2.weight)   (Laplacian smoothness over the gene PPI edges, §5.1 item 5)
  *
  * Conventions: rows are cells; matrices row-major, torch Linear layout weight (OUT, IN). The
- * scalar type is `real` (nn/real.h): float in the library; the gradient-check test compiles this
+ * scalar type is `real` (nn/real.h): float in the library; the gradient-check tests compile this
  * file in double. Parameters, gradients and Adam moments use the cw_param_table layout; in the
  * float build m->params etc. ARE the table's blocks, in a double build they are a separate real
- * allocation with the same layout. All activations and scratch live in one arena allocated by
- * cw_cmvae_init: forward, backward, train_step and predict allocate nothing. backward
- * accumulates into m->grads (train_step zeroes them first). The intervention MLP's gradient
- * reaches only column k (and k2) of c1.weight, c1.bias, c2.*, c_shift[k] (and [k2]); Adam then
- * updates every element (torch: every tensor has a gradient, zero in the other columns).
+ * allocation with the same layout. Core tensors are addressed by the CW_CMVAE_* slots below
+ * (a slot a model does not have maps to -1: vgae has no G, the graph intervention encoders no
+ * c1/c2/c_shift); the encoders' tensors follow them in the table. All activations and scratch
+ * live in arenas allocated by cw_cmvae_init: forward, backward, train_step and predict allocate
+ * nothing. backward accumulates into m->grads (train_step zeroes them first). The intervention
+ * MLP's gradient reaches only column k (and k2) of c1.weight, c1.bias, c2.*, c_shift[k] (and
+ * [k2]); Adam then updates every element (torch: every tensor has a gradient, zero elsewhere).
+ * forward is training mode (dropout of the graph intervention encoders on); predict and
+ * latent_mean are evaluation mode.
  */
 #ifndef CW_MODELS_CMVAE_H
 #define CW_MODELS_CMVAE_H
 
 #include "causeway.h"
 #include "core/rng.h"
+#include "data/graph.h"
+#include "models/gnn_encoder.h"
+#include "models/interv_encoder.h"
 #include "models/params.h"
+#include "models/pathway_features.h"
 #include "nn/real.h"
 
 #include <stdint.h>
@@ -51,7 +68,19 @@ enum {
     CW_CMVAE_NPARAMS
 };
 
+typedef enum {
+    CW_MODEL_CMVAE = 0,    /* discrepancy VAE, §4.1 */
+    CW_MODEL_GRACE = 1,    /* GNN encoder over the context graph, §4.2 (and §4.5 with --interv-encoder) */
+    CW_MODEL_VGAE = 2,     /* GNN encoder, no DAG, Laplacian term, §4.3 */
+    CW_MODEL_MULTIHOT = 3, /* x and pathway multi-hot of the paired control, §4.4 */
+    CW_MODEL_SENA = 4      /* pathway-masked first encoder layer (doc/models.md) */
+} cw_model_kind;
+
+const char *cw_model_kind_name(cw_model_kind k); /* "cmvae", "grace", "vgae", "multihot", "sena" */
+int cw_model_kind_parse(const char *s);          /* -1 if unknown */
+
 typedef struct {
+    cw_model_kind kind;
     int64_t genes;      /* G (D in the spec): genes per cell */
     int64_t latent;     /* Z */
     int64_t targets;    /* C: intervention targets (one-hot width) */
@@ -62,27 +91,58 @@ typedef struct {
     double lambda;      /* L1 weight on triu(G, 1); 1e-4 (GraCE) */
     double grad_clip;   /* clamp every gradient element to [-c, c] when > 0; 0 = off */
     double lr;          /* Adam learning rate, 1e-3 (betas 0.9, 0.999, eps 1e-8) */
+    int64_t extra_inputs;    /* E: per-cell inputs appended to the encoder input (0 = none) */
+    double lambda_laplacian; /* lambda2 on LAP(d2.weight); needs union_graph (its gene PPI edges) */
+    cw_gnn_config gnn;       /* grace, vgae */
+    cw_interv_kind interv;   /* CW_INTERV_MLP (the lookup MLP) or a graph encoder */
+    double interv_dropout;   /* graph intervention encoders; < 0 = their default */
+    int64_t sena_free_units; /* sena: unmasked first-layer units */
+    double sena_lambda;      /* sena: mask value of non-member genes */
+    int64_t sena_min_genes;  /* sena: pathways with fewer member genes are left out */
+    /* read by cw_cmvae_init only (not kept): */
+    const cw_graph *graph;             /* grace, vgae, multihot, sena: the context graph */
+    const cw_union_graph *union_graph; /* graph intervention encoders, lambda_laplacian > 0 */
 } cw_cmvae_config;
+
+/* Noise a forward uses; a NULL member (or a NULL cw_cmvae_noise) is drawn from the rng. */
+typedef struct {
+    const real *eps; /* (n, Z) reparameterisation noise */
+    const real *xi;  /* (P) pathway-node inputs of the GNN encoder */
+} cw_cmvae_noise;
 
 /* Per-epoch loss weights and softmax inverse temperature (§5.3). */
 typedef struct {
     double alpha, beta, tau;
 } cw_cmvae_sched;
 
-/* Loss terms of the last forward (double) and total = alpha MMD + MSE + beta KL + lambda L1. */
+/* Loss terms of the last forward (double) and
+ * total = alpha MMD + MSE + beta KL + lambda L1 + lambda2 LAP. */
 typedef struct {
-    double mmd, mse, kl, l1, total;
+    double mmd, mse, kl, l1, lap, total;
 } cw_cmvae_losses;
 
 typedef struct {
-    cw_cmvae_config cfg;
+    cw_cmvae_config cfg;  /* cfg.graph and cfg.union_graph are NULL after init */
     cw_param_table table;
+    int slot[CW_CMVAE_NPARAMS]; /* table index of each core tensor, -1 when absent */
+    int64_t in_width;     /* fc1 input: G, + P (multihot), + E (extra inputs) */
+    int64_t enc_hidden;   /* fc1 output: hidden, or sena's kept pathways + free units */
+    int has_gnn, has_interv;
+    cw_gnn gnn;
+    cw_interv_encoder iv;
+    cw_pathway_members members;  /* multihot, sena */
+    real *sena_mask;             /* (enc_hidden, in_width) */
+    int64_t *lap_indptr;         /* gene PPI graph of the Laplacian term (G + 1) */
+    int32_t *lap_indices;
     real *params, *grads, *m, *v; /* table.total each, table layout */
     int64_t t;                    /* Adam steps taken */
 
     real *arena; /* one allocation; the pointers below point into it */
     /* forward state, batch rows n = cfg.batch */
-    real *h1;                  /* (B, H) encoder hidden, after lrelu */
+    real *enc_in, *d_enc_in;   /* (B, in_width) assembled encoder input and its gradient */
+    real *xi;                  /* (P) pathway-node inputs of the last forward */
+    real *sena_weff, *sena_dw; /* (enc_hidden, in_width) */
+    real *h1;                  /* (B, He) encoder hidden, after lrelu */
     real *mu, *vpre, *var;     /* (B, Z) */
     real *eps, *z, *zp;        /* (B, Z) */
     real *hc, *hc2;            /* (H) intervention hidden, after lrelu */
@@ -96,7 +156,7 @@ typedef struct {
     real *d_a, *d_apre;        /* (B, H) */
     real *d_u, *d_zp, *d_z;    /* (B, Z) */
     real *d_mu, *d_var, *d_vpre; /* (B, Z) */
-    real *d_h1, *d_h1pre;      /* (B, H) */
+    real *d_h1, *d_h1pre;      /* (B, He) */
     real *d_bc, *d_logits;     /* (Z) */
     real *d_hc, *d_hcpre;      /* (H) */
     real *mmd_scratch;         /* (2B, 2B) */
@@ -104,49 +164,68 @@ typedef struct {
     int64_t arena_size;        /* reals */
 
     /* what backward needs from the last forward */
-    const real *x, *y;
+    const real *x, *y, *enc;   /* enc: what fc1 read (x itself or enc_in) */
     int64_t k, k2;
+    real s1, s2;               /* intervention strengths of the last forward */
     cw_cmvae_sched w;
     int have_forward;
 } cw_cmvae;
 
-/* Defaults of §5.5 (GraCE): H 128, B 32, sigma 1000, kernel_num 10, lambda 1e-4, clip off,
- * lr 1e-3. */
+/* Defaults of §5.5 (GraCE): kind cmvae, H 128, B 32, sigma 1000, kernel_num 10, lambda 1e-4,
+ * clip off, lr 1e-3, no extra inputs, lambda2 0, 1-layer SAGE, mlp intervention encoder,
+ * sena: 8 free units, lambda 0, pathways of >= 5 genes. */
 void cw_cmvae_config_default(cw_cmvae_config *cfg, int64_t genes, int64_t latent,
                              int64_t targets);
 
 /* Lays out the parameter table, allocates the arena and initialises the weights from rng
- * (§4.0): fc1, fc_mean, fc_var, d1, d2 weights N(0, 0.02^2), biases 0; c1, c2 weight and bias
- * U(-1/sqrt(fan_in), 1/sqrt(fan_in)); G N(0, 0.1^2); c_shift 1; drawn in table order. */
+ * (§4.0): fc1, fc_mean, fc_var, d1, d2 weights N(0, 0.02^2), biases 0 (sena's fc1 weight and bias
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as SENA's layer); c1, c2 weight and bias
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)); G N(0, 0.1^2); c_shift 1; then the GNN's and the graph
+ * intervention encoder's tensors (their headers); drawn in table order. */
 cw_status cw_cmvae_init(cw_cmvae *m, const cw_cmvae_config *cfg, cw_rng *rng);
 void cw_cmvae_free(cw_cmvae *m);
+/* core tensor of slot i (CW_CMVAE_*); the model must have it (asserted) */
 static inline real *cw_cmvae_param(const cw_cmvae *m, int i) {
-    return m->params + m->table.offset[i];
+    CW_ASSERT(m->slot[i] >= 0);
+    return m->params + m->table.offset[m->slot[i]];
 }
 static inline real *cw_cmvae_grad(const cw_cmvae *m, int i) {
-    return m->grads + m->table.offset[i];
+    CW_ASSERT(m->slot[i] >= 0);
+    return m->grads + m->table.offset[m->slot[i]];
 }
+static inline int cw_cmvae_has(const cw_cmvae *m, int i) { return m->slot[i] >= 0; }
 
-/* Forward over one batch: x (B, G) paired controls, y (B, G) real cells of target k; k in
- * [0, C), k2 in [0, C) or -1; eps (B, Z) or NULL to draw N(0,1) from rng. Fills the loss terms.
- * Keeps x and y (not copied) for backward. CW_EINVAL on bad indices or missing eps and rng. */
-cw_status cw_cmvae_forward(cw_cmvae *m, const real *x, const real *y, int64_t k, int64_t k2,
-                           const real *eps, cw_rng *rng, cw_cmvae_sched w, cw_cmvae_losses *out);
+/* Forward over one batch: x (B, G) paired controls, extra (B, E) their extra inputs (NULL when
+ * E = 0), y (B, G) real cells of target k; k in [0, C), k2 in [0, C) or -1; noise NULL or with
+ * NULL members to draw from rng (xi, then eps, then dropout masks). Fills the loss terms. Keeps x,
+ * extra and y (not copied) for backward. CW_EINVAL on bad indices or missing noise and rng. */
+cw_status cw_cmvae_forward(cw_cmvae *m, const real *x, const real *extra, const real *y,
+                           int64_t k, int64_t k2, const cw_cmvae_noise *noise, cw_rng *rng,
+                           cw_cmvae_sched w, cw_cmvae_losses *out);
 /* accumulates: m->grads += dL/dparams for the last forward's L (CW_ASSERTs one happened). */
 void cw_cmvae_backward(cw_cmvae *m);
 /* zero grads, forward, (stop with CW_EINVAL if a loss term is not finite: parameters
  * untouched), backward, optional clamp, Adam. */
-cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *y, int64_t k, int64_t k2,
-                              const real *eps, cw_rng *rng, cw_cmvae_sched w,
-                              cw_cmvae_losses *out);
-/* Prediction (§6.1: tau = 1, a fresh sample): x (N, G) controls, N <= B -> y_hat (N, G) under
- * target k (and k2, or -1). eps (N, Z) or NULL to draw from rng. Overwrites the forward state. */
-cw_status cw_cmvae_predict(cw_cmvae *m, real *y_hat, const real *x, int64_t n, int64_t k,
-                           int64_t k2, const real *eps, cw_rng *rng);
+cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *extra, const real *y,
+                              int64_t k, int64_t k2, const cw_cmvae_noise *noise, cw_rng *rng,
+                              cw_cmvae_sched w, cw_cmvae_losses *out);
+/* Prediction (§6.1: tau = 1, evaluation mode, a fresh sample of eps and xi): x (N, G) controls
+ * and extra (N, E), N <= B -> y_hat (N, G) under target k (and k2, or -1). Overwrites the
+ * forward state. */
+cw_status cw_cmvae_predict(cw_cmvae *m, real *y_hat, const real *x, const real *extra, int64_t n,
+                           int64_t k, int64_t k2, const cw_cmvae_noise *noise, cw_rng *rng);
 
-/* The causal latent variables of cells without intervention, at the posterior mean:
- * u = mu(x) (I - triu(G,1))^{-1} (N, Z), N <= B. Overwrites the forward state. */
-cw_status cw_cmvae_latent_mean(cw_cmvae *m, real *u, const real *x, int64_t n);
+/* The causal latent variables of cells without intervention, at the posterior mean with the
+ * pathway-node inputs at their mean xi = 0: u = mu(x) (I - triu(G,1))^{-1} (vgae: u = mu)
+ * (N, Z), N <= B. Overwrites the forward state. */
+cw_status cw_cmvae_latent_mean(cw_cmvae *m, real *u, const real *x, const real *extra,
+                               int64_t n);
+
+/* The intervention of target k at evaluation (tau = 1): bc (Z) and the strength s. */
+void cw_cmvae_intervention(cw_cmvae *m, int64_t k, real *bc, real *s);
+
+/* Number of parameters of the model (all tensors of its table). */
+static inline int64_t cw_cmvae_n_params(const cw_cmvae *m) { return m->table.total; }
 
 /* Schedules of §5.3 for epoch n in [0, E) (alpha, beta from mx_alpha, mx_beta; tau from
  * mx_temp), as float32 values: torch.linspace's scalar formula in float arithmetic (start +

@@ -57,6 +57,7 @@ typedef struct {
     double *train_mean;    /* n_targets * G, rows of targets with training single cells */
     int64_t *train_n;      /* n_targets: training cells of the target's single */
     float *y, *x, *yhat, *base; /* cap * G */
+    float *ex;                  /* cap * E extra inputs of the paired controls */
     int64_t *ctrl, cap;
     eval_row *rows;
     int64_t n_rows, cap_rows;
@@ -78,6 +79,7 @@ static void ctx_free(eval_ctx *c) {
     cw_free(c->yhat);
     cw_free(c->base);
     cw_free(c->ctrl);
+    cw_free(c->ex);
     for (int64_t i = 0; i < c->n_rows; i++) cw_free(c->rows[i].deg_group);
     cw_free(c->rows);
     cw_strings_free(&c->fallbacks);
@@ -186,13 +188,17 @@ static cw_status reserve(eval_ctx *c, int64_t n) {
     float *b[4];
     for (int i = 0; i < 4; i++) b[i] = cw_malloc_array(sz, sizeof(float));
     int64_t *ctrl = cw_malloc_array((size_t)n, sizeof(int64_t));
-    if (!b[0] || !b[1] || !b[2] || !b[3] || !ctrl) {
+    float *ex = cw_malloc_array((size_t)n * (size_t)(c->run.mi.extra_dim + 1), sizeof(float));
+    if (!b[0] || !b[1] || !b[2] || !b[3] || !ctrl || !ex) {
         for (int i = 0; i < 4; i++) cw_free(b[i]);
         cw_free(ctrl);
+        cw_free(ex);
         return cw_fail(CW_ENOMEM, "out of memory");
     }
     cw_free(c->y), cw_free(c->x), cw_free(c->yhat), cw_free(c->base), cw_free(c->ctrl);
+    cw_free(c->ex);
     c->y = b[0], c->x = b[1], c->yhat = b[2], c->base = b[3], c->ctrl = ctrl, c->cap = n;
+    c->ex = ex;
     return CW_OK;
 }
 
@@ -222,14 +228,16 @@ static cw_status eval_pert(eval_ctx *c, int group, int64_t p, const int64_t *cel
     for (int64_t i = 0; i < n; i++) c->ctrl[i] = c->run.pair[cells[i]];
     cw_run_gather_rows(&c->run.x, cells, n, c->y);
     cw_run_gather_rows(&c->run.x, c->ctrl, n, c->x);
+    const float *ex = cw_run_gather_extra(&c->run, c->ctrl, n, c->ex);
+    const int64_t E = c->run.mi.extra_dim;
     /* the model */
     cw_rng rng;
     cw_rng_substream(&rng, c->seed, CW_RNG_STREAM_EVAL + ((uint64_t)p << 40));
     const int64_t k = tg[0], k2 = order == 2 ? tg[1] : -1;
     for (int64_t off = 0; off < n; off += B) {
         int64_t nb = n - off < B ? n - off : B;
-        cw_status st = cw_cmvae_predict(&c->run.model, c->yhat + off * G, c->x + off * G, nb, k,
-                                        k2, NULL, &rng);
+        cw_status st = cw_cmvae_predict(&c->run.model, c->yhat + off * G, c->x + off * G,
+                                        ex ? ex + off * E : NULL, nb, k, k2, NULL, &rng);
         if (st) return cw_fail_prefix(st, "predicting %s", d->labels.s[p]);
     }
     /* DEGs and metrics */
@@ -443,14 +451,15 @@ static cw_status latent_recovery(eval_ctx *c, cw_eval_summary *s) {
     double *l = cw_malloc_array((size_t)(n * Z), sizeof(double));
     double *a = cw_calloc((size_t)(Z * Z), sizeof(double));
     float *xb = cw_malloc_array((size_t)(B * G), sizeof(float)), *ub = cw_malloc_array((size_t)(B * Z), sizeof(float));
+    float *eb = cw_malloc_array((size_t)(B * (c->run.mi.extra_dim + 1)), sizeof(float));
     int64_t *cells = cw_malloc_array((size_t)B, sizeof(int64_t)), *match = cw_malloc_array((size_t)Zt, sizeof(int64_t));
-    if (st == CW_OK && (!t || !l || !a || !xb || !ub || !cells || !match))
+    if (st == CW_OK && (!t || !l || !a || !xb || !ub || !eb || !cells || !match))
         st = cw_fail(CW_ENOMEM, "latent recovery: out of memory");
     for (int64_t r0 = 0; st == CW_OK && r0 < n; r0 += B) {
         int64_t b = n - r0 < B ? n - r0 : B;
         for (int64_t i = 0; i < b; i++) cells[i] = (r0 + i) * step;
         cw_run_gather_rows(&c->run.x, cells, b, xb);
-        st = cw_cmvae_latent_mean(m, ub, xb, b);
+        st = cw_cmvae_latent_mean(m, ub, xb, cw_run_gather_extra(&c->run, cells, b, eb), b);
         for (int64_t i = 0; st == CW_OK && i < b; i++) {
             for (int64_t j = 0; j < Z; j++) l[(r0 + i) * Z + j] = ub[i * Z + j];
             for (int64_t j = 0; j < Zt; j++) t[(r0 + i) * Zt + j] = truth.data[cells[i] * Zt + j];
@@ -458,8 +467,9 @@ static cw_status latent_recovery(eval_ctx *c, cw_eval_summary *s) {
     }
     if (st == CW_OK) st = cw_mcc(&s->mcc, match, t, Zt, l, Z, n);
     if (st == CW_OK) {
-        const float *g = cw_cmvae_param(m, CW_CMVAE_G);
-        for (int64_t i = 0; i < Z; i++)
+        /* vgae has no DAG: its learned graph is empty (a stays 0) */
+        const float *g = cw_cmvae_has(m, CW_CMVAE_G) ? cw_cmvae_param(m, CW_CMVAE_G) : NULL;
+        for (int64_t i = 0; g && i < Z; i++)
             for (int64_t j = i + 1; j < Z; j++) {
                 a[i * Z + j] = g[i * Z + j];
                 s->learned_edges += fabs(g[i * Z + j]) > CW_EVAL_SHD_THRESHOLD;
@@ -471,6 +481,7 @@ static cw_status latent_recovery(eval_ctx *c, cw_eval_summary *s) {
         s->recovery_cells = n;
     }
     cw_free(t), cw_free(l), cw_free(a), cw_free(xb), cw_free(ub), cw_free(cells), cw_free(match);
+    cw_free(eb);
     cw_dmat_free(&truth);
     cw_dmat_free(&dag);
     return st;

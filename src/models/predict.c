@@ -98,12 +98,13 @@ cw_status cw_predict(const char *run_dir, const cw_strings *requests, int64_t ce
     float *X = cw_malloc_array((size_t)N * (size_t)G, sizeof(float));
     float *xb = cw_malloc_array((size_t)B * (size_t)G, sizeof(float));
     int64_t *ctrl = cw_malloc_array((size_t)B, sizeof(int64_t));
+    float *eb = cw_malloc_array((size_t)B * (size_t)(r.mi.extra_dim + 1), sizeof(float));
     cw_strings labels = {0, NULL}, obs_names = {0, NULL}, var_names = {0, NULL};
     double *ntg = cw_malloc_array((size_t)N, sizeof(double));
     cw_column cols[2];
     memset(cols, 0, sizeof cols);
     cw_h5ad_writer *w = NULL;
-    if (!k || !k2 || !X || !xb || !ctrl || !ntg)
+    if (!k || !k2 || !X || !xb || !ctrl || !eb || !ntg)
         st = cw_fail(CW_ENOMEM, "out of memory for %lld predicted cells", (long long)N);
     if (st == CW_OK && r.d.n_controls == 0)
         st = cw_fail(CW_EFORMAT, "%s: no control cells to generate from", r.opts.data_path);
@@ -126,7 +127,8 @@ cw_status cw_predict(const char *run_dir, const cw_strings *requests, int64_t ce
             for (int64_t j = 0; j < n; j++)
                 ctrl[j] = r.d.control_cells[cw_rng_below(&rng, r.d.n_controls)];
             cw_run_gather_rows(&r.x, ctrl, n, xb);
-            st = cw_cmvae_predict(&r.model, X + (i * cells + j0) * G, xb, n, k[i], k2[i], NULL,
+            st = cw_cmvae_predict(&r.model, X + (i * cells + j0) * G, xb,
+                                  cw_run_gather_extra(&r, ctrl, n, eb), n, k[i], k2[i], NULL,
                                   &rng);
         }
     }
@@ -166,6 +168,7 @@ cw_status cw_predict(const char *run_dir, const cw_strings *requests, int64_t ce
     cw_free(X);
     cw_free(xb);
     cw_free(ctrl);
+    cw_free(eb);
     cw_free(ntg);
     cw_run_close(&r);
     return st;

@@ -49,9 +49,47 @@ cw_status cw_run_read_config(const char *path, json_t *j, cw_train_opts *o,
     o->val_cells = json_integer_value(json_object_get(j, "val_cells"));
     o->test_fraction = json_number_value(json_object_get(j, "test_fraction"));
     o->val_fraction = json_number_value(json_object_get(j, "val_fraction"));
+    /* the family's options (absent in runs made before issue #4: the cmvae defaults) */
+    json_t *v;
+    if ((v = json_object_get(j, "gnn")) && json_is_string(v)) o->gnn = json_string_value(v);
+    if ((v = json_object_get(j, "gnn_layers")) && json_is_integer(v))
+        o->gnn_layers = (int)json_integer_value(v);
+    if ((v = json_object_get(j, "gnn_widths")) && json_is_array(v))
+        for (size_t l = 0; l < json_array_size(v) && l < 7; l++)
+            o->gnn_widths[l] = json_integer_value(json_array_get(v, l));
+    if ((v = json_object_get(j, "gnn_heads")) && json_is_integer(v))
+        o->gnn_heads = json_integer_value(v);
+    if ((v = json_object_get(j, "interv_encoder")) && json_is_string(v))
+        o->interv_encoder = json_string_value(v);
+    if ((v = json_object_get(j, "interv_dropout")) && json_is_number(v))
+        o->interv_dropout = json_number_value(v);
+    if ((v = json_object_get(j, "lambda_laplacian")) && json_is_number(v))
+        o->lambda_laplacian = json_number_value(v);
+    if ((v = json_object_get(j, "extra_input_obsm")) && json_is_string(v))
+        o->extra_obsm = json_string_value(v);
+    if ((v = json_object_get(j, "sena_free_units")) && json_is_integer(v))
+        o->sena_free_units = json_integer_value(v);
+    if ((v = json_object_get(j, "sena_lambda")) && json_is_number(v))
+        o->sena_lambda = json_number_value(v);
+    if ((v = json_object_get(j, "sena_min_genes")) && json_is_integer(v))
+        o->sena_min_genes = json_integer_value(v);
+    json_t *gf = json_object_get(j, "graph_files");
+    if (json_is_object(gf)) {
+        o->graph.gmt = json_string_value(json_object_get(gf, "gmt"));
+        o->graph.relations = json_string_value(json_object_get(gf, "relations"));
+        o->graph.ppi = json_string_value(json_object_get(gf, "ppi"));
+        o->graph.gene_column = json_string_value(json_object_get(gf, "gene_column"));
+        o->graph.levels = json_string_value(json_object_get(gf, "levels"));
+        o->graph.involved_only = json_is_true(json_object_get(gf, "involved_only"));
+        o->graph.corrupt_fraction = json_number_value(json_object_get(gf, "corrupt"));
+        const char *gs = json_string_value(json_object_get(gf, "seed"));
+        if (gs) {
+            o->graph.seed = strtoull(gs, NULL, 10);
+            o->graph_seed_set = 1;
+        }
+    }
     json_t *cl = json_object_get(j, "control_labels");
     size_t i;
-    json_t *v;
     if (json_is_array(cl)) {
         json_array_foreach(cl, i, v) {
             if (!json_is_string(v))
@@ -64,6 +102,12 @@ cw_status cw_run_read_config(const char *path, json_t *j, cw_train_opts *o,
         return cw_fail(CW_EFORMAT, "%s: model, data, perturbation_key and separators must be "
                                    "strings", path);
     return CW_OK;
+}
+
+const float *cw_run_gather_extra(const cw_run *r, const int64_t *cells, int64_t n, float *out) {
+    if (r->mi.extra_dim == 0) return NULL;
+    cw_model_gather_extra(&r->mi, cells, n, out);
+    return out;
 }
 
 void cw_run_gather_rows(const cw_csr *x, const int64_t *cells, int64_t n, float *out) {
@@ -82,6 +126,7 @@ void cw_run_close(cw_run *r) {
     cw_perturb_design_free(&r->d);
     cw_free(r->pair);
     cw_cmvae_free(&r->model);
+    cw_model_inputs_free(&r->mi);
     cw_strings_free(&r->controls);
     json_decref(r->config);
     cw_free(r->dir);
@@ -123,9 +168,9 @@ static cw_status open_run(cw_run *r, const char *dir, const char *data_override)
     CW_TRY(cw_run_read_config(path, r->config, &r->opts, &r->controls));
     r->opts.out_dir = r->dir;
     if (data_override) r->opts.data_path = data_override;
-    if (strcmp(r->opts.model, "cmvae") != 0)
-        return cw_fail(CW_EINVAL, "%s: model '%s' is not supported (available: cmvae)", path,
-                       r->opts.model);
+    if (cw_model_kind_parse(r->opts.model) < 0)
+        return cw_fail(CW_EFORMAT, "%s: model '%s' is not a model of this version (cmvae, grace, "
+                       "vgae, multihot, sena)", path, r->opts.model);
     if (r->opts.batch < 1 || r->opts.hidden < 1 || r->opts.latent < 0)
         return cw_fail(CW_EFORMAT, "%s: batch_size, hidden and latent_dim out of range", path);
     /* data and design, as trainer.c builds them */
@@ -148,12 +193,10 @@ static cw_status open_run(cw_run *r, const char *dir, const char *data_override)
     /* model: the trainer's configuration; initial values are overwritten by the checkpoint */
     const int64_t G = r->x.ncols, C = r->d.n_targets;
     cw_cmvae_config mc;
-    cw_cmvae_config_default(&mc, G, r->opts.latent > 0 ? r->opts.latent : C, C);
-    mc.hidden = r->opts.hidden;
-    mc.batch = r->opts.batch;
-    mc.lambda = r->opts.lambda;
-    mc.grad_clip = r->opts.grad_clamp;
-    mc.lr = r->opts.lr;
+    CW_TRY(cw_model_setup(&r->mi, &mc, &r->opts, r->h, &r->d, G,
+                          r->opts.latent > 0 ? r->opts.latent : C));
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    CW_TRY(cw_model_inputs_check(&r->mi, r->config, path));
     cw_rng init;
     cw_rng_seed(&init, r->opts.seed);
     CW_TRY(cw_cmvae_init(&r->model, &mc, &init));
@@ -165,9 +208,9 @@ static cw_status open_run(cw_run *r, const char *dir, const char *data_override)
     r->step = meta.step;
     r->model.t = meta.step;
     cw_status st = CW_OK;
-    if (!meta.model || strcmp(meta.model, "cmvae") != 0)
-        st = cw_fail(CW_EFORMAT, "%s: model '%s', expected cmvae", path,
-                     meta.model ? meta.model : "");
+    if (!meta.model || strcmp(meta.model, r->opts.model) != 0)
+        st = cw_fail(CW_EFORMAT, "%s: model '%s', the run's config says %s", path,
+                     meta.model ? meta.model : "", r->opts.model);
     cw_ckpt_meta_free(&meta);
     return st;
 }

@@ -10,8 +10,10 @@
  *                         and target counts and target names;
  *   dir/split.json        cw_split_load against that design (rejects a split of another design);
  *   the pairing           cw_pair_controls(design, run seed): the one training used;
- *   dir/checkpoint.ckpt   a cmvae with the config's genes / latent / targets / hidden / batch,
- *                         initialised as trainer.c does, then overwritten by the checkpoint.
+ *   graphs, extra inputs  cw_model_setup with the run's options (graph files, obsm key); the
+ *                         graphs must have the fingerprints config.json recorded;
+ *   dir/checkpoint.ckpt   the model of the config (kind, sizes, encoders), initialised as
+ *                         trainer.c does, then overwritten by the checkpoint.
  * Everything is owned by the cw_run and released by cw_run_close (safe on a zeroed or partly
  * opened run).
  */
@@ -25,6 +27,7 @@
 #include "io/h5ad.h"
 #include "la/matrix.h"
 #include "models/cmvae.h"
+#include "models/model_setup.h"
 #include "models/trainer.h"
 
 #include <stdint.h>
@@ -42,6 +45,7 @@ typedef struct {
     cw_split split;
     int64_t *pair; /* d.n_cells: paired control cell, -1 for controls */
     cw_cmvae model;
+    cw_model_inputs mi; /* graphs and extra inputs the model was built with */
     int64_t epoch, step; /* from the checkpoint: completed epochs, optimiser steps */
 } cw_run;
 
@@ -58,6 +62,10 @@ void cw_run_close(cw_run *r);
 
 /* Writes a JSON value to path atomically (temporary name, then rename), indented. */
 cw_status cw_run_write_json(const char *path, struct json_t *j);
+
+/* Extra encoder inputs of the given cells (n rows of r->mi.extra_dim floats); returns out, or
+ * NULL when the model takes none. */
+const float *cw_run_gather_extra(const cw_run *r, const int64_t *cells, int64_t n, float *out);
 
 /* Dense rows of the given cells of x (n rows of x->ncols floats). */
 void cw_run_gather_rows(const cw_csr *x, const int64_t *cells, int64_t n, float *out);

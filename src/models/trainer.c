@@ -11,6 +11,7 @@
 #include "io/checkpoint.h"
 #include "io/h5ad.h"
 #include "models/cmvae.h"
+#include "models/model_setup.h"
 #include "models/run.h"
 
 #include <errno.h>
@@ -43,12 +44,22 @@ void cw_train_opts_default(cw_train_opts *o) {
     o->beta = 2;
     o->temp = 4;
     o->lambda = 1e-4;
+    o->gnn = "sage";
+    o->gnn_layers = 1;
+    o->interv_encoder = "mlp";
+    o->interv_dropout = -1;
+    o->lambda_laplacian = -1;
+    o->sena_free_units = 8;
+    o->sena_lambda = 0;
+    o->sena_min_genes = 5;
 }
 
 /* ---- config.json -------------------------------------------------------------------------- */
 
+static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+
 static json_t *config_json(const cw_train_opts *o, const cw_perturb_design *d, int64_t genes,
-                           int64_t latent) {
+                           int64_t latent, const cw_cmvae_config *mc, const cw_model_inputs *mi) {
     char seed[32];
     snprintf(seed, sizeof seed, "%" PRIu64, o->seed);
     json_t *c = json_object();
@@ -82,6 +93,36 @@ static json_t *config_json(const cw_train_opts *o, const cw_perturb_design *d, i
     json_object_set_new(c, "temp", json_real(o->temp));
     json_object_set_new(c, "lambda", json_real(o->lambda));
     json_object_set_new(c, "grad_clamp", json_real(o->grad_clamp));
+    /* the family's options (issue #4), as in effect */
+    json_object_set_new(c, "gnn", json_string(cw_gnn_kind_name(mc->gnn.kind)));
+    json_object_set_new(c, "gnn_layers", json_integer(mc->gnn.layers));
+    json_t *wd = json_array();
+    for (int l = 0; l + 1 < mc->gnn.layers; l++) json_array_append_new(wd, json_integer(mc->gnn.widths[l]));
+    json_object_set_new(c, "gnn_widths", wd);
+    json_object_set_new(c, "gnn_heads", json_integer(mc->gnn.heads));
+    json_object_set_new(c, "interv_encoder", json_string(cw_interv_kind_name(mc->interv)));
+    json_object_set_new(c, "interv_dropout", json_real(o->interv_dropout));
+    json_object_set_new(c, "lambda_laplacian", json_real(mc->lambda_laplacian));
+    json_object_set_new(c, "extra_input_obsm", str_or_null(o->extra_obsm));
+    json_object_set_new(c, "extra_inputs", json_integer(mc->extra_inputs));
+    json_object_set_new(c, "sena_free_units", json_integer(o->sena_free_units));
+    json_object_set_new(c, "sena_lambda", json_real(o->sena_lambda));
+    json_object_set_new(c, "sena_min_genes", json_integer(o->sena_min_genes));
+    json_t *gf = json_object();
+    json_object_set_new(gf, "gmt", str_or_null(o->graph.gmt));
+    json_object_set_new(gf, "relations", str_or_null(o->graph.relations));
+    json_object_set_new(gf, "ppi", str_or_null(o->graph.ppi));
+    json_object_set_new(gf, "gene_column", str_or_null(o->graph.gene_column));
+    json_object_set_new(gf, "levels", str_or_null(o->graph.levels));
+    json_object_set_new(gf, "involved_only", json_boolean(o->graph.involved_only));
+    json_object_set_new(gf, "corrupt", json_real(o->graph.corrupt_fraction));
+    char gseed[32];
+    snprintf(gseed, sizeof gseed, "%" PRIu64, o->graph_seed_set ? o->graph.seed : o->seed);
+    json_object_set_new(gf, "seed", json_string(gseed));
+    json_object_set_new(c, "graph_files", gf);
+    json_t *g = cw_model_inputs_json(mi);
+    json_object_set_new(c, "graph", g ? g : json_null());
+    json_object_set_new(c, "parameters", json_integer(0)); /* filled by the caller */
     json_t *t = json_array();
     for (int64_t i = 0; i < d->n_targets; i++) json_array_append_new(t, json_string(d->targets.s[i]));
     json_object_set_new(c, "target_names", t);
@@ -99,7 +140,8 @@ typedef struct {
     int64_t *pair;
     cw_sampler sampler;
     cw_cmvae model;
-    float *xb, *yb;
+    cw_model_inputs mi;
+    float *xb, *yb, *eb;
     int64_t *ctrl_cells;
     FILE *log;
     json_t *config;
@@ -113,8 +155,10 @@ static void state_free(train_state *s) {
     cw_free(s->pair);
     cw_sampler_free(&s->sampler);
     cw_cmvae_free(&s->model);
+    cw_model_inputs_free(&s->mi);
     cw_free(s->xb);
     cw_free(s->yb);
+    cw_free(s->eb);
     cw_free(s->ctrl_cells);
     if (s->log) fclose(s->log);
     json_decref(s->config);
@@ -138,8 +182,9 @@ static cw_status run(const cw_train_opts *o, int resume) {
         omp_set_num_threads(o->threads);
         openblas_set_num_threads(o->threads);
     }
-    if (strcmp(o->model, "cmvae") != 0)
-        return cw_fail(CW_EINVAL, "--model: '%s' is not available yet (available: cmvae)", o->model);
+    if (cw_model_kind_parse(o->model) < 0)
+        return cw_fail(CW_EINVAL, "--model: '%s' is not a model (cmvae, grace, vgae, multihot, "
+                       "sena)", o->model);
     if (!resume && mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
         return cw_fail(CW_EIO, "%s: cannot create the run directory: %s", o->out_dir,
                        strerror(errno));
@@ -197,17 +242,20 @@ static cw_status run(const cw_train_opts *o, int resume) {
     }
     /* model */
     cw_cmvae_config mc;
-    cw_cmvae_config_default(&mc, G, Z, C);
-    mc.hidden = o->hidden;
-    mc.batch = o->batch;
-    mc.lambda = o->lambda;
-    mc.grad_clip = o->grad_clamp;
-    mc.lr = o->lr;
+    if ((st = cw_model_setup(&s.mi, &mc, o, s.h, &s.d, G, Z))) goto done;
     cw_rng init_rng, rng;
     cw_rng_substream(&init_rng, o->seed, CW_RNG_STREAM_MODEL);
     cw_rng_substream(&rng, o->seed, CW_RNG_STREAM_TRAIN);
     if ((st = cw_cmvae_init(&s.model, &mc, &init_rng))) goto done;
-    s.config = config_json(o, &s.d, G, Z);
+    s.config = config_json(o, &s.d, G, Z, &mc, &s.mi);
+    json_object_set_new(s.config, "parameters", json_integer(cw_cmvae_n_params(&s.model)));
+    if (resume) {
+        snprintf(path, sizeof path, "%s/config.json", o->out_dir);
+        json_t *saved = json_load_file(path, 0, NULL);
+        st = saved ? cw_model_inputs_check(&s.mi, saved, path) : CW_OK;
+        json_decref(saved);
+        if (st) goto done;
+    }
     char *cfg_txt = json_dumps(s.config, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_REAL_PRECISION(17));
     int64_t epoch0 = 0;
     snprintf(path, sizeof path, "%s/checkpoint.ckpt", o->out_dir);
@@ -234,8 +282,9 @@ static cw_status run(const cw_train_opts *o, int resume) {
     s.log = fopen(lpath, resume ? "a" : "w");
     s.xb = cw_malloc_array((size_t)(o->batch * G), sizeof(float));
     s.yb = cw_malloc_array((size_t)(o->batch * G), sizeof(float));
+    s.eb = cw_malloc_array((size_t)(o->batch * (s.mi.extra_dim + 1)), sizeof(float));
     s.ctrl_cells = cw_malloc_array((size_t)o->batch, sizeof(int64_t));
-    if (!s.log || !s.xb || !s.yb || !s.ctrl_cells) {
+    if (!s.log || !s.xb || !s.yb || !s.eb || !s.ctrl_cells) {
         st = s.log ? cw_fail(CW_ENOMEM, "out of memory")
                    : cw_fail(CW_EIO, "%s: cannot write: %s", lpath, strerror(errno));
         free(cfg_txt);
@@ -243,9 +292,10 @@ static cw_status run(const cw_train_opts *o, int resume) {
     }
     if (!o->quiet && !resume)
         printf("training %s on %s: %lld train batches/epoch of %lld cells, %lld genes, %lld "
-               "targets, latent %lld, %lld epochs, seed %" PRIu64 "\n",
+               "targets, latent %lld, %lld parameters, %lld epochs, seed %" PRIu64 "\n",
                o->model, o->data_path, (long long)s.sampler.n_batches, (long long)o->batch,
-               (long long)G, (long long)C, (long long)Z, (long long)o->epochs, o->seed);
+               (long long)G, (long long)C, (long long)Z, (long long)cw_cmvae_n_params(&s.model),
+               (long long)o->epochs, o->seed);
     int64_t end = o->epochs;
     if (o->stop_after > 0 && o->stop_after < end) end = o->stop_after;
     double t_run = cw_now();
@@ -254,16 +304,18 @@ static cw_status run(const cw_train_opts *o, int resume) {
         cw_rng erng;
         cw_sampler_epoch_rng(&erng, o->seed, CW_ROLE_TRAIN, e);
         cw_sampler_epoch(&s.sampler, &erng);
-        double sum[5] = {0, 0, 0, 0, 0}, t0 = cw_now();
+        double sum[6] = {0, 0, 0, 0, 0, 0}, t0 = cw_now();
         for (int64_t b = 0; b < s.sampler.n_batches; b++) {
             const int64_t *cells = cw_sampler_batch(&s.sampler, b);
             int64_t p = s.sampler.batch_pert[b];
             for (int64_t i = 0; i < o->batch; i++) s.ctrl_cells[i] = s.pair[cells[i]];
             cw_run_gather_rows(&s.x, s.ctrl_cells, o->batch, s.xb);
             cw_run_gather_rows(&s.x, cells, o->batch, s.yb);
+            cw_model_gather_extra(&s.mi, s.ctrl_cells, o->batch, s.eb);
             int64_t k = cw_perturb_targets_of(&s.d, p)[0];
             cw_cmvae_losses L;
-            st = cw_cmvae_train_step(&s.model, s.xb, s.yb, k, -1, NULL, &rng, w, &L);
+            st = cw_cmvae_train_step(&s.model, s.xb, s.mi.extra_dim ? s.eb : NULL, s.yb, k, -1,
+                                     NULL, &rng, w, &L);
             if (st) {
                 cw_fail_prefix(st, "epoch %lld, step %lld, batch %lld (perturbation %s)",
                                (long long)e, (long long)s.model.t + 1, (long long)b,
@@ -271,6 +323,7 @@ static cw_status run(const cw_train_opts *o, int resume) {
                 break;
             }
             sum[0] += L.total, sum[1] += L.mmd, sum[2] += L.mse, sum[3] += L.kl, sum[4] += L.l1;
+            sum[5] += L.lap;
             if (o->progress_tty && (b % 16 == 0 || b + 1 == s.sampler.n_batches)) {
                 double el = cw_now() - t0, rate = (double)((b + 1) * o->batch) / (el > 0 ? el : 1e-9);
                 double eta = el / (double)(b + 1) *
@@ -283,17 +336,17 @@ static cw_status run(const cw_train_opts *o, int resume) {
         double rate = nb * (double)o->batch / (sec > 0 ? sec : 1e-9);
         fprintf(s.log,
                 "{\"epoch\": %lld, \"alpha\": %.9g, \"beta\": %.9g, \"tau\": %.9g, \"loss\": %.9g, "
-                "\"mmd\": %.9g, \"mse\": %.9g, \"kl\": %.9g, \"l1\": %.9g, \"batches\": %lld, "
-                "\"seconds\": %.4f, \"cells_per_s\": %.1f}\n",
+                "\"mmd\": %.9g, \"mse\": %.9g, \"kl\": %.9g, \"l1\": %.9g, \"laplacian\": %.9g, "
+                "\"batches\": %lld, \"seconds\": %.4f, \"cells_per_s\": %.1f}\n",
                 (long long)e, w.alpha, w.beta, w.tau, sum[0] / nb, sum[1] / nb, sum[2] / nb,
-                sum[3] / nb, sum[4] / nb, (long long)s.sampler.n_batches, sec, rate);
+                sum[3] / nb, sum[4] / nb, sum[5] / nb, (long long)s.sampler.n_batches, sec, rate);
         fflush(s.log);
         if (o->progress_tty) fputc('\n', stderr);
         if (!o->quiet && !o->progress_tty)
             printf("epoch %lld/%lld loss %.4f mmd %.4f mse %.4f kl %.4f l1 %.4f (%.0f cells/s)\n",
                    (long long)e + 1, (long long)o->epochs, sum[0] / nb, sum[1] / nb, sum[2] / nb,
                    sum[3] / nb, sum[4] / nb, rate);
-        cw_ckpt_meta meta = {"cmvae", cfg_txt, o->seed, e + 1, s.model.t, rng};
+        cw_ckpt_meta meta = {(char *)o->model, cfg_txt, o->seed, e + 1, s.model.t, rng};
         st = cw_checkpoint_save(path, &s.model.table, &meta);
     }
     free(cfg_txt);

@@ -16,6 +16,7 @@
 
 #include "causeway.h"
 #include "core/strings.h"
+#include "data/graph_h5ad.h"
 #include "data/split.h"
 
 #include <stdint.h>
@@ -23,7 +24,20 @@
 typedef struct {
     const char *data_path;
     const char *out_dir;
-    const char *model;           /* "cmvae" */
+    const char *model;           /* cmvae, grace, vgae, multihot, sena (models/cmvae.h) */
+    const char *gnn;             /* grace, vgae: sage, gcn, gat */
+    int gnn_layers;              /* 1.. */
+    int64_t gnn_widths[7];       /* hidden layer widths per head (0 = default 4, 8, 8, ...) */
+    int64_t gnn_heads;           /* GAT heads of the hidden layers; 0 = default 4 */
+    const char *interv_encoder;  /* mlp, trivalue, trivalue-1hop, dropedge */
+    double interv_dropout;       /* < 0 = the encoder's default */
+    double lambda_laplacian;     /* < 0 = model default: 1e-4 for vgae and graph encoders, else 0 */
+    const char *extra_obsm;      /* obsm key of extra per-cell encoder inputs, NULL = none */
+    int64_t sena_free_units;     /* sena */
+    double sena_lambda;
+    int64_t sena_min_genes;
+    cw_graph_files graph;        /* context graph files and options (graph.seed: see graph_seed_set) */
+    int graph_seed_set;          /* 0: the graph seed is the run seed */
     const char *perturbation_key; /* NULL = default keys */
     const cw_strings *controls;  /* NULL = default control labels */
     const char *separators;      /* NULL = ",+" */

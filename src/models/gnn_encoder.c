@@ -1,0 +1,312 @@
+/* gnn_encoder.c: the GraCE-VAE / VGAE graph encoder (gnn_encoder.h; spec §4.2, §4.3). Each layer
+ * is a CSR aggregation (nn/graph_conv.h) and dense maps over all B N node rows (nn/linear.h). */
+#include "models/gnn_encoder.h"
+
+#include "core/alloc.h"
+#include "core/status.h"
+#include "nn/activation.h"
+#include "nn/graph_conv.h"
+#include "nn/linear.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void cw_gnn_config_default(cw_gnn_config *c, cw_gnn_kind kind, int layers) {
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->layers = layers;
+    for (int i = 0; i < CW_GNN_MAX_LAYERS - 1; i++) c->widths[i] = i == 0 ? 4 : 8;
+    c->heads = kind == CW_GNN_GAT ? 4 : 1;
+}
+
+const char *cw_gnn_kind_name(cw_gnn_kind k) {
+    return k == CW_GNN_SAGE ? "sage" : k == CW_GNN_GCN ? "gcn" : k == CW_GNN_GAT ? "gat" : "?";
+}
+
+int cw_gnn_kind_parse(const char *s) {
+    if (!s) return -1;
+    if (!strcmp(s, "sage")) return CW_GNN_SAGE;
+    if (!strcmp(s, "gcn")) return CW_GNN_GCN;
+    if (!strcmp(s, "gat")) return CW_GNN_GAT;
+    return -1;
+}
+
+void cw_gnn_free(cw_gnn *g) {
+    cw_free(g->indptr);
+    cw_free(g->indices);
+    cw_free(g->val);
+    cw_free(g->arena);
+    memset(g, 0, sizeof *g);
+}
+
+/* tensor slots of layer l: SAGE lin_l.weight, lin_l.bias, lin_r.weight; GCN lin.weight, bias;
+ * GAT lin.weight, att_src, att_dst, bias */
+static int tensors_per_layer(cw_gnn_kind k) { return k == CW_GNN_SAGE ? 3 : k == CW_GNN_GCN ? 2 : 4; }
+
+static void add_tensor(cw_gnn *g, int l, const char *name, int64_t rows, int64_t cols) {
+    int i = g->n_tensors++;
+    snprintf(g->names[i], CW_PARAM_NAME_MAX, "gnn.%d.%s", l, name);
+    g->rows[i] = rows;
+    g->cols[i] = cols;
+}
+
+cw_status cw_gnn_init(cw_gnn *g, const cw_gnn_config *cfg, int64_t n_nodes, int64_t n_genes,
+                      const int64_t *indptr, const int32_t *indices, int64_t batch) {
+    memset(g, 0, sizeof *g);
+    const int L = cfg->layers;
+    if (L < 1 || L > CW_GNN_MAX_LAYERS)
+        return cw_fail(CW_EINVAL, "gnn: --gnn-layers %d outside 1..%d", L, CW_GNN_MAX_LAYERS);
+    if (cfg->kind != CW_GNN_SAGE && cfg->kind != CW_GNN_GCN && cfg->kind != CW_GNN_GAT)
+        return cw_fail(CW_EINVAL, "gnn: unknown layer type %d", (int)cfg->kind);
+    if (n_genes < 1 || n_nodes < n_genes || batch < 1)
+        return cw_fail(CW_EINVAL, "gnn: %lld nodes, %lld genes, batch %lld", (long long)n_nodes,
+                       (long long)n_genes, (long long)batch);
+    if (L > 1 && cfg->kind == CW_GNN_GAT && cfg->heads < 1)
+        return cw_fail(CW_EINVAL, "gnn: --gnn-heads must be at least 1");
+    for (int l = 0; l + 1 < L; l++)
+        if (cfg->widths[l] < 1)
+            return cw_fail(CW_EINVAL, "gnn: hidden layer %d width %lld (need >= 1)", l,
+                           (long long)cfg->widths[l]);
+    g->cfg = *cfg;
+    g->n_nodes = n_nodes;
+    g->n_genes = n_genes;
+    g->batch = batch;
+    g->nnz = indptr[n_nodes];
+    g->indptr = cw_malloc_array((size_t)n_nodes + 1, sizeof(int64_t));
+    g->indices = cw_malloc_array((size_t)(g->nnz ? g->nnz : 1), sizeof(int32_t));
+    /* val, tval (nnz each) and diag (N) in one block */
+    g->val = cw_malloc_array((size_t)(2 * g->nnz + n_nodes), sizeof(real));
+    if (!g->indptr || !g->indices || !g->val) {
+        cw_gnn_free(g);
+        return cw_fail(CW_ENOMEM, "gnn: out of memory for the graph (%lld edges)",
+                       (long long)indptr[n_nodes]);
+    }
+    memcpy(g->indptr, indptr, (size_t)(n_nodes + 1) * sizeof(int64_t));
+    if (g->nnz) memcpy(g->indices, indices, (size_t)g->nnz * sizeof(int32_t));
+    g->tval = g->val + g->nnz;
+    g->diag = g->tval + g->nnz;
+    if (cfg->kind == CW_GNN_SAGE)
+        cw_sage_mean_values(g->val, g->tval, g->indptr, g->indices, n_nodes);
+    else if (cfg->kind == CW_GNN_GCN)
+        cw_gcn_norm_values(g->val, g->diag, g->indptr, g->indices, NULL, n_nodes);
+
+    /* layer shapes and tensors */
+    int64_t f = 1;
+    for (int l = 0; l < L; l++) {
+        const int last = l == L - 1;
+        const int64_t heads = (cfg->kind == CW_GNN_GAT && !last) ? cfg->heads : 1;
+        const int64_t w = last ? 1 : cfg->widths[l];
+        g->fin[l] = f;
+        g->heads[l] = heads;
+        g->fout[l] = heads * w;
+        switch (cfg->kind) {
+        case CW_GNN_SAGE:
+            add_tensor(g, l, "lin_l.weight", w, f);
+            add_tensor(g, l, "lin_l.bias", w, 1);
+            add_tensor(g, l, "lin_r.weight", w, f);
+            break;
+        case CW_GNN_GCN:
+            add_tensor(g, l, "lin.weight", w, f);
+            add_tensor(g, l, "bias", w, 1);
+            break;
+        case CW_GNN_GAT:
+            add_tensor(g, l, "lin.weight", heads * w, f);
+            add_tensor(g, l, "att_src", heads, w);
+            add_tensor(g, l, "att_dst", heads, w);
+            add_tensor(g, l, "bias", heads * w, 1);
+            break;
+        }
+        f = g->fout[l];
+    }
+
+    /* arena */
+    const int64_t BN = batch * n_nodes;
+    int64_t fmax = 1;
+    for (int l = 0; l < L; l++) fmax = g->fout[l] > fmax ? g->fout[l] : fmax;
+    int64_t total = 0, gat_scratch = 0;
+    for (int l = 0; l < L; l++) {
+        total += BN * g->fin[l];                               /* h[l] */
+        total += BN * (g->fin[l] > g->fout[l] ? g->fin[l] : g->fout[l]); /* mid[l] */
+        if (cfg->kind == CW_GNN_GAT) {
+            total += cw_gat_alpha_size(batch, n_nodes, g->nnz, g->heads[l]);
+            int64_t s = cw_gat_scratch_size(batch, n_nodes, g->nnz, g->heads[l],
+                                            g->fout[l] / g->heads[l]);
+            gat_scratch = s > gat_scratch ? s : gat_scratch;
+        }
+    }
+    total += BN;                /* h[L]: the last output (width 1) */
+    total += 3 * BN * fmax;     /* dh, dh2, dmid */
+    total += gat_scratch;
+    g->arena = cw_calloc((size_t)total, sizeof(real));
+    if (!g->arena) {
+        cw_gnn_free(g);
+        return cw_fail(CW_ENOMEM, "gnn: out of memory for activations (%lld values)",
+                       (long long)total);
+    }
+    real *a = g->arena;
+    for (int l = 0; l < L; l++) {
+        g->h[l] = a, a += BN * g->fin[l];
+        g->mid[l] = a, a += BN * (g->fin[l] > g->fout[l] ? g->fin[l] : g->fout[l]);
+        if (cfg->kind == CW_GNN_GAT)
+            g->alpha[l] = a, a += cw_gat_alpha_size(batch, n_nodes, g->nnz, g->heads[l]);
+    }
+    g->h[L] = a, a += BN;
+    g->dh = a, a += BN * fmax;
+    g->dh2 = a, a += BN * fmax;
+    g->dmid = a, a += BN * fmax;
+    g->gat_scratch = a;
+    return CW_OK;
+}
+
+int cw_gnn_param_specs(const cw_gnn *g, cw_param_spec *specs) {
+    for (int i = 0; i < g->n_tensors; i++) {
+        specs[i].name = g->names[i];
+        specs[i].rows = g->rows[i];
+        specs[i].cols = g->cols[i];
+    }
+    return g->n_tensors;
+}
+
+void cw_gnn_bind(cw_gnn *g, real *params, real *grads, const int64_t *offset) {
+    for (int i = 0; i < g->n_tensors; i++) {
+        g->p[i] = params + offset[i];
+        g->g[i] = grads + offset[i];
+    }
+}
+
+int64_t cw_gnn_pathway_nodes(const cw_gnn *g) { return g->n_nodes - g->n_genes; }
+
+static void fill_uniform(cw_rng *r, real *a, int64_t n, double bound) {
+    for (int64_t i = 0; i < n; i++) a[i] = (real)(bound * (2 * cw_rng_uniform(r) - 1));
+}
+
+void cw_gnn_init_params(cw_gnn *g, cw_rng *rng) {
+    const int per = tensors_per_layer(g->cfg.kind);
+    for (int i = 0; i < g->n_tensors; i++) {
+        const int l = i / per, j = i % per;
+        const int64_t n = g->rows[i] * g->cols[i];
+        real *p = g->p[i];
+        if (g->cfg.kind == CW_GNN_SAGE) { /* PyG Linear: kaiming_uniform(a=sqrt 5) = U(+-1/sqrt fan_in) */
+            fill_uniform(rng, p, n, 1.0 / sqrt((double)g->fin[l]));
+        } else if ((g->cfg.kind == CW_GNN_GCN && j == 1) || (g->cfg.kind == CW_GNN_GAT && j == 3)) {
+            memset(p, 0, (size_t)n * sizeof(real)); /* bias */
+        } else {                                    /* glorot over the tensor's last two dims */
+            fill_uniform(rng, p, n, sqrt(6.0 / (double)(g->rows[i] + g->cols[i])));
+        }
+    }
+}
+
+/* pointers of layer l's tensors */
+static real *P(const cw_gnn *g, int l, int j) { return g->p[l * tensors_per_layer(g->cfg.kind) + j]; }
+static real *D(const cw_gnn *g, int l, int j) { return g->g[l * tensors_per_layer(g->cfg.kind) + j]; }
+
+/* out (rows, f) += bias (f) broadcast */
+static void add_bias(real *out, const real *bias, int64_t rows, int64_t f) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < f; j++) out[r * f + j] += bias[j];
+}
+
+/* dbias (f) += column sums of d (rows, f) */
+static void bias_grad(real *dbias, const real *d, int64_t rows, int64_t f) {
+    for (int64_t j = 0; j < f; j++) {
+        double s = 0;
+        for (int64_t r = 0; r < rows; r++) s += d[r * f + j];
+        dbias[j] += (real)s;
+    }
+}
+
+static void layer_forward(cw_gnn *g, int l, int64_t n) {
+    const int64_t N = g->n_nodes, rows = n * N, fi = g->fin[l], fo = g->fout[l];
+    const real *in = g->h[l];
+    real *out = g->h[l + 1], *mid = g->mid[l];
+    switch (g->cfg.kind) {
+    case CW_GNN_SAGE:
+        cw_spmm(mid, in, g->indptr, g->indices, g->val, NULL, n, N, fi, 0);
+        cw_linear_forward(out, mid, P(g, l, 0), P(g, l, 1), rows, fi, fo);
+        cw_gemm(0, 1, rows, fo, fi, 1, in, fi, P(g, l, 2), fi, 1, out, fo);
+        break;
+    case CW_GNN_GCN:
+        cw_linear_forward(mid, in, P(g, l, 0), NULL, rows, fi, fo);
+        cw_spmm(out, mid, g->indptr, g->indices, g->val, g->diag, n, N, fo, 0);
+        add_bias(out, P(g, l, 1), rows, fo);
+        break;
+    case CW_GNN_GAT:
+        cw_linear_forward(mid, in, P(g, l, 0), NULL, rows, fi, fo);
+        cw_gat_forward(out, g->alpha[l], mid, P(g, l, 1), P(g, l, 2), P(g, l, 3), g->indptr,
+                       g->indices, n, N, g->heads[l], fo / g->heads[l]);
+        break;
+    }
+    if (l + 1 < g->cfg.layers) cw_relu_forward(out, out, rows * fo);
+}
+
+void cw_gnn_forward(cw_gnn *g, real *out, int64_t ldo, const real *x, int64_t ldx,
+                    const real *xi, int64_t n) {
+    CW_ASSERT(n >= 1 && n <= g->batch);
+    const int64_t N = g->n_nodes, G = g->n_genes, P_ = N - G;
+    real *h0 = g->h[0];
+    for (int64_t b = 0; b < n; b++) {
+        real *row = h0 + b * N;
+        memcpy(row, x + b * ldx, (size_t)G * sizeof(real));
+        if (xi)
+            memcpy(row + G, xi, (size_t)P_ * sizeof(real));
+        else
+            memset(row + G, 0, (size_t)P_ * sizeof(real));
+    }
+    for (int l = 0; l < g->cfg.layers; l++) layer_forward(g, l, n);
+    const real *last = g->h[g->cfg.layers];
+    for (int64_t b = 0; b < n; b++) memcpy(out + b * ldo, last + b * N, (size_t)G * sizeof(real));
+    g->n_last = n;
+}
+
+/* layer l backward: dout (rows, fo) -> parameter grads and, if din != NULL, din (rows, fi)
+ * (overwritten). dout may be modified (relu mask applied in place by the caller). */
+static void layer_backward(cw_gnn *g, int l, const real *dout, real *din, int64_t n) {
+    const int64_t N = g->n_nodes, rows = n * N, fi = g->fin[l], fo = g->fout[l];
+    const real *in = g->h[l], *mid = g->mid[l];
+    real *dmid = g->dmid;
+    if (din) memset(din, 0, (size_t)(rows * fi) * sizeof(real));
+    switch (g->cfg.kind) {
+    case CW_GNN_SAGE:
+        /* out = agg W_l^T + b_l + in W_r^T, agg = A_mean in */
+        memset(dmid, 0, (size_t)(rows * fi) * sizeof(real));
+        cw_linear_backward(din ? dmid : NULL, D(g, l, 0), D(g, l, 1), dout, mid, P(g, l, 0), rows,
+                           fi, fo);
+        cw_linear_backward(din, D(g, l, 2), NULL, dout, in, P(g, l, 2), rows, fi, fo);
+        if (din) cw_spmm(din, dmid, g->indptr, g->indices, g->tval, NULL, n, N, fi, 1);
+        break;
+    case CW_GNN_GCN:
+        /* out = Ahat (in W^T) + b; Ahat symmetric */
+        bias_grad(D(g, l, 1), dout, rows, fo);
+        cw_spmm(dmid, dout, g->indptr, g->indices, g->val, g->diag, n, N, fo, 0);
+        cw_linear_backward(din, D(g, l, 0), NULL, dmid, in, P(g, l, 0), rows, fi, fo);
+        break;
+    case CW_GNN_GAT:
+        memset(dmid, 0, (size_t)(rows * fo) * sizeof(real));
+        cw_gat_backward(dmid, D(g, l, 1), D(g, l, 2), D(g, l, 3), dout, mid, g->alpha[l],
+                        P(g, l, 1), P(g, l, 2), g->indptr, g->indices, g->gat_scratch, n, N,
+                        g->heads[l], fo / g->heads[l]);
+        cw_linear_backward(din, D(g, l, 0), NULL, dmid, in, P(g, l, 0), rows, fi, fo);
+        break;
+    }
+}
+
+void cw_gnn_backward(cw_gnn *g, const real *dout, int64_t ldd) {
+    const int64_t n = g->n_last, N = g->n_nodes, G = g->n_genes;
+    CW_ASSERT(n >= 1);
+    const int L = g->cfg.layers;
+    /* d(last output): gene rows from dout, pathway rows 0 */
+    real *d = g->dh, *dnext = g->dh2;
+    memset(d, 0, (size_t)(n * N) * sizeof(real));
+    for (int64_t b = 0; b < n; b++) memcpy(d + b * N, dout + b * ldd, (size_t)G * sizeof(real));
+    for (int l = L - 1; l >= 0; l--) {
+        real *din = l > 0 ? dnext : NULL;
+        layer_backward(g, l, d, din, n);
+        if (l > 0) {
+            /* through the ReLU between layer l-1 and l: din is dL/d(relu output) */
+            const int64_t cnt = n * N * g->fin[l];
+            memset(d, 0, (size_t)cnt * sizeof(real));
+            cw_relu_backward(d, din, g->h[l], cnt);
+        }
+    }
+}
