@@ -4,7 +4,10 @@
  * argmax of bc = softmax(tau (lrelu(Wc1[:,k] + bc1) Wc2^T + bc2)) with tau = 20.
  *
  * Reads RUN_DIR/checkpoint.ckpt (model "cmvae"; config keys genes, latent_dim, targets, hidden,
- * batch_size, lambda, lr, seed, target_names) and writes, each to a temporary name then renamed:
+ * batch_size, lambda, lr, seed, target_names); the other family members with a DAG (grace,
+ * multihot, sena, and the graph intervention encoders, whose bc and strength come from the
+ * encoder at tau min(T, 10)) are opened as a run (models/run.h: data and graph files as
+ * trained); vgae has no DAG. Writes, each to a temporary name then renamed:
  *   dag.tsv         source, target, weight: one row per kept edge (programs named z0..z{Z-1})
  *   dag.dot         Graphviz digraph: edge label = weight (3 decimals), penwidth ~ |w|,
  *                   red positive / blue negative; node label = program + its assigned targets
@@ -18,6 +21,7 @@
 #include "core/status.h"
 #include "io/checkpoint.h"
 #include "models/cmvae.h"
+#include "models/run.h"
 #include "nn/activation.h"
 
 #include <errno.h>
@@ -207,12 +211,12 @@ int cmd_dag(int argc, char **argv) {
     memset(&meta, 0, sizeof meta);
     cw_status st = cw_checkpoint_peek(ckpt, &meta);
     if (st) return cli_fail(cmd, st);
-    if (strcmp(meta.model, "cmvae") != 0) {
-        int rc = cli_error(cmd, "%s: model '%s' has no DAG export (available: cmvae)", ckpt,
-                           meta.model);
+    if (!strcmp(meta.model, "vgae")) {
+        int rc = cli_error(cmd, "%s: model 'vgae' has no causal layer, so no DAG to export", ckpt);
         cw_ckpt_meta_free(&meta);
         return rc;
     }
+    const int family = strcmp(meta.model, "cmvae") != 0; /* opened as a run */
     json_error_t jerr;
     json_t *cj = json_loads(meta.config_json, JSON_DECODE_ANY, &jerr);
     cw_ckpt_meta_free(&meta);
@@ -233,22 +237,31 @@ int cmd_dag(int argc, char **argv) {
     cfg.lr = cfgj.lr;
     cw_rng rng;
     cw_rng_seed(&rng, 0);
-    cw_cmvae m;
-    memset(&m, 0, sizeof m);
-    st = cw_cmvae_init(&m, &cfg, &rng);
-    if (st == CW_OK) st = cw_checkpoint_load(ckpt, &m.table, NULL);
+    cw_cmvae own;
+    cw_run r;
+    memset(&own, 0, sizeof own);
+    memset(&r, 0, sizeof r);
+    cw_cmvae *m = family ? &r.model : &own;
+    if (family) {
+        st = cw_run_open(&r, run, NULL);
+    } else {
+        st = cw_cmvae_init(&own, &cfg, &rng);
+        if (st == CW_OK) st = cw_checkpoint_load(ckpt, &own.table, NULL);
+    }
     if (st) {
         rc = cli_fail(cmd, st);
-        cw_cmvae_free(&m);
+        cw_cmvae_free(&own);
+        cw_run_close(&r);
         free(cfgj.names);
         json_decref(cj);
         return rc;
     }
 
-    const int64_t Z = cfg.latent, C = cfg.targets, H = cfg.hidden;
-    const real *g = cw_cmvae_param(&m, CW_CMVAE_G);
-    const real *shift = cw_cmvae_param(&m, CW_CMVAE_C_SHIFT);
+    const int64_t Z = m->cfg.latent, C = m->cfg.targets, H = m->cfg.hidden;
+    const real *g = cw_cmvae_param(m, CW_CMVAE_G);
     double *bc = malloc((size_t)(C * Z) * sizeof(double));
+    double *shift = malloc((size_t)C * sizeof(double));
+    real *bcr = malloc((size_t)Z * sizeof(real));
     double *hc = malloc((size_t)H * sizeof(double));
     int64_t *prog = malloc((size_t)C * sizeof(int64_t));
     char *used = calloc((size_t)Z, 1);
@@ -256,13 +269,21 @@ int cmd_dag(int argc, char **argv) {
     dag_paths p;
     memset(&p, 0, sizeof p);
     static const char *names[3] = {"dag.tsv", "dag.dot", "assignment.tsv"};
-    if (!bc || !hc || !prog || !used) {
+    if (!bc || !shift || !bcr || !hc || !prog || !used) {
         rc = cli_fail(cmd, cw_fail(CW_ENOMEM, "out of memory"));
         goto done;
     }
     for (int64_t k = 0; k < C; k++) {
         double *b = bc + k * Z;
-        dag_bc(&m, k, tau, hc, b);
+        if (!family) {
+            dag_bc(m, k, tau, hc, b);
+            shift[k] = cw_cmvae_param(m, CW_CMVAE_C_SHIFT)[k];
+        } else {
+            real sk;
+            cw_cmvae_intervention(m, k, (real)tau, bcr, &sk);
+            for (int64_t j = 0; j < Z; j++) b[j] = bcr[j];
+            shift[k] = sk;
+        }
         int64_t best = 0;
         for (int64_t j = 1; j < Z; j++)
             if (b[j] > b[best]) best = j;
@@ -394,10 +415,13 @@ done:
         for (int i = 0; i < 3; i++)
             if (p.tmp[0][0]) unlink(p.tmp[i]);
     free(bc);
+    free(shift);
+    free(bcr);
     free(hc);
     free(prog);
     free(used);
-    cw_cmvae_free(&m);
+    cw_cmvae_free(&own);
+    cw_run_close(&r);
     free(cfgj.names);
     json_decref(cj);
     return rc;

@@ -699,9 +699,9 @@ cw_status cw_cmvae_predict(cw_cmvae *m, real *y_hat, const real *x, const real *
     return CW_OK;
 }
 
-void cw_cmvae_intervention(cw_cmvae *m, int64_t k, real *bc, real *s) {
+void cw_cmvae_intervention(cw_cmvae *m, int64_t k, real tau, real *bc, real *s) {
     CW_ASSERT(k >= 0 && k < m->cfg.targets);
-    *s = c_encode(m, 0, k, 1, 0, NULL);
+    *s = c_encode(m, 0, k, tau, 0, NULL);
     memcpy(bc, m->bc, (size_t)m->cfg.latent * sizeof(real));
     m->have_forward = 0;
 }

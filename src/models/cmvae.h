@@ -221,8 +221,9 @@ cw_status cw_cmvae_predict(cw_cmvae *m, real *y_hat, const real *x, const real *
 cw_status cw_cmvae_latent_mean(cw_cmvae *m, real *u, const real *x, const real *extra,
                                int64_t n);
 
-/* The intervention of target k at evaluation (tau = 1): bc (Z) and the strength s. */
-void cw_cmvae_intervention(cw_cmvae *m, int64_t k, real *bc, real *s);
+/* The intervention of target k in evaluation mode at inverse temperature tau (evaluation uses
+ * 1; the graph encoders clamp it to [1e-3, 10]): bc (Z) and the strength s. */
+void cw_cmvae_intervention(cw_cmvae *m, int64_t k, real tau, real *bc, real *s);
 
 /* Number of parameters of the model (all tensors of its table). */
 static inline int64_t cw_cmvae_n_params(const cw_cmvae *m) { return m->table.total; }
