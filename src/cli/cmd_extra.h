@@ -5,6 +5,8 @@
 
 /* causeway dag RUN_DIR [--threshold T] [--tau T] [--out DIR]; argv[0] is the command name. */
 int cmd_dag(int argc, char **argv);
+/* causeway ablate DATA.h5ad --out ROOT ... (cmd_ablate.c) */
+int cmd_ablate(int argc, char **argv);
 /* causeway bench train --model cmvae ...; argv[0] is "train" (getopt starts at argv[1]). */
 int cmd_bench_train(int argc, char **argv);
 

@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 
 #include "core/status.h"
+#include "cli/cmd_train.h"
 #include "models/cmvae.h"
 #include "models/trainer.h"
 
@@ -73,20 +74,19 @@ static void train_help(void) {
            d.beta, d.temp, d.lambda, d.grad_clamp);
 }
 
-int cmd_train(int argc, char **argv) {
-    const char *cmd = "train";
-    cw_train_opts o;
-    cw_train_opts_default(&o);
-    cli_perturb_args pa = {NULL, NULL, {0, NULL}};
-    cli_graph_args ga;
-    memset(&ga, 0, sizeof ga);
-    const char *resume = NULL;
+void cli_train_args_free(cli_train_args *t) { cw_strings_free(&t->pa.controls); }
+
+int cli_train_parse(const char *cmd, int argc, char **argv, int ablate, cli_train_args *t,
+                    void (*help)(void)) {
+    memset(t, 0, sizeof *t);
+    cw_train_opts_default(&t->o);
+    cw_train_opts *op = &t->o;
     int64_t v;
     enum {
         O_MODEL = 256, O_OUT, O_EPOCHS, O_BATCH, O_LR, O_LAT, O_HID, O_ALPHA, O_BETA, O_TEMP,
         O_LAMBDA, O_CLAMP, O_SPLIT, O_SPLITF, O_TC, O_VC, O_TF, O_VF, O_SEED, O_THREADS, O_STOP,
         O_QUIET, O_RESUME, O_GNN, O_GNNL, O_GNNW, O_GNNH, O_IV, O_IVD, O_LAP, O_EXTRA, O_SFREE,
-        O_SLAMBDA, O_SMIN
+        O_SLAMBDA, O_SMIN, O_SEEDS, O_VARIANTS
     };
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL},       {"out", required_argument, 0, O_OUT},
@@ -109,115 +109,131 @@ int cmd_train(int argc, char **argv) {
         {"sena-free-units", required_argument, 0, O_SFREE},
         {"sena-lambda", required_argument, 0, O_SLAMBDA},
         {"sena-min-genes", required_argument, 0, O_SMIN}, CLI_GRAPH_LONG_OPTIONS,
+        {"seeds", required_argument, 0, O_SEEDS},       {"variants", required_argument, 0, O_VARIANTS},
         {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
     const int64_t BIG = (int64_t)1 << 40;
     optind = 1;
     int c, bad = 0;
     while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = cli_perturb_option(c, optarg, &pa);
-        if (r < 0) {
-            cw_strings_free(&pa.controls);
-            return cli_fail(cmd, CW_ENOMEM);
-        }
+        int r = cli_perturb_option(c, optarg, &t->pa);
+        if (r < 0) return cli_fail(cmd, CW_ENOMEM);
         if (r) continue;
-        r = cli_graph_option(cmd, c, optarg, &ga);
+        r = cli_graph_option(cmd, c, optarg, &t->ga);
         if (r) {
             bad = r < 0;
             continue;
         }
+        if (!ablate && (c == O_SEEDS || c == O_VARIANTS))
+            return cli_error(cmd, "--seeds and --variants belong to `causeway ablate`");
+        if (ablate && (c == O_RESUME || c == O_STOP || c == O_MODEL || c == O_SEED))
+            return cli_error(cmd, "ablate: --model, --seed, --resume and --stop-after are set per "
+                                  "run (see --help)");
         switch (c) {
-        case 'h': train_help(); cw_strings_free(&pa.controls); return 0;
+        case 'h': help(); t->help = 1; return 0;
         case O_MODEL:
-            o.model = optarg;
+            op->model = optarg;
             if (cw_model_kind_parse(optarg) < 0)
                 bad = cli_error(cmd, "--model: expected cmvae, grace, vgae, multihot or sena, got "
                                      "'%s'", optarg) != 0;
             break;
         case O_GNN:
-            o.gnn = optarg;
+            op->gnn = optarg;
             if (cw_gnn_kind_parse(optarg) < 0)
                 bad = cli_error(cmd, "--gnn: expected sage, gcn or gat, got '%s'", optarg) != 0;
             break;
         case O_GNNL:
             bad = cli_parse_i64(cmd, "--gnn-layers", optarg, 1, CW_GNN_MAX_LAYERS, &v);
-            o.gnn_layers = (int)v;
+            op->gnn_layers = (int)v;
             break;
-        case O_GNNW: bad = parse_widths(cmd, optarg, o.gnn_widths); break;
-        case O_GNNH: bad = cli_parse_i64(cmd, "--gnn-heads", optarg, 1, 64, &o.gnn_heads); break;
+        case O_GNNW: bad = parse_widths(cmd, optarg, op->gnn_widths); break;
+        case O_GNNH: bad = cli_parse_i64(cmd, "--gnn-heads", optarg, 1, 64, &op->gnn_heads); break;
         case O_IV:
-            o.interv_encoder = optarg;
+            op->interv_encoder = optarg;
             if (cw_interv_kind_parse(optarg) < 0)
                 bad = cli_error(cmd, "--interv-encoder: expected mlp, trivalue, trivalue-1hop or "
                                      "dropedge, got '%s'", optarg) != 0;
             break;
-        case O_IVD: bad = cli_parse_f64(cmd, "--interv-dropout", optarg, 0, 0.99, &o.interv_dropout); break;
-        case O_LAP: bad = cli_parse_f64(cmd, "--lambda-laplacian", optarg, 0, 1e9, &o.lambda_laplacian); break;
-        case O_EXTRA: o.extra_obsm = optarg; break;
-        case O_SFREE: bad = cli_parse_i64(cmd, "--sena-free-units", optarg, 0, 100000, &o.sena_free_units); break;
-        case O_SLAMBDA: bad = cli_parse_f64(cmd, "--sena-lambda", optarg, 0, 1, &o.sena_lambda); break;
-        case O_SMIN: bad = cli_parse_i64(cmd, "--sena-min-genes", optarg, 1, 1000000, &o.sena_min_genes); break;
-        case O_OUT: o.out_dir = optarg; break;
-        case O_EPOCHS: bad = cli_parse_i64(cmd, "--epochs", optarg, 1, 1000000, &o.epochs); break;
-        case O_BATCH: bad = cli_parse_i64(cmd, "--batch-size", optarg, 2, 1 << 20, &o.batch); break;
-        case O_LR: bad = cli_parse_f64(cmd, "--lr", optarg, 1e-12, 10, &o.lr); break;
-        case O_LAT: bad = cli_parse_i64(cmd, "--latent-dim", optarg, 1, 100000, &o.latent); break;
-        case O_HID: bad = cli_parse_i64(cmd, "--hidden", optarg, 1, 100000, &o.hidden); break;
-        case O_ALPHA: bad = cli_parse_f64(cmd, "--alpha", optarg, 0, 1e9, &o.alpha); break;
-        case O_BETA: bad = cli_parse_f64(cmd, "--beta", optarg, 0, 1e9, &o.beta); break;
-        case O_TEMP: bad = cli_parse_f64(cmd, "--temp", optarg, 1e-6, 1e9, &o.temp); break;
-        case O_LAMBDA: bad = cli_parse_f64(cmd, "--lambda", optarg, 0, 1e9, &o.lambda); break;
-        case O_CLAMP: bad = cli_parse_f64(cmd, "--grad-clamp", optarg, 0, 1e9, &o.grad_clamp); break;
+        case O_IVD: bad = cli_parse_f64(cmd, "--interv-dropout", optarg, 0, 0.99, &op->interv_dropout); break;
+        case O_LAP: bad = cli_parse_f64(cmd, "--lambda-laplacian", optarg, 0, 1e9, &op->lambda_laplacian); break;
+        case O_EXTRA: op->extra_obsm = optarg; break;
+        case O_SFREE: bad = cli_parse_i64(cmd, "--sena-free-units", optarg, 0, 100000, &op->sena_free_units); break;
+        case O_SLAMBDA: bad = cli_parse_f64(cmd, "--sena-lambda", optarg, 0, 1, &op->sena_lambda); break;
+        case O_SMIN: bad = cli_parse_i64(cmd, "--sena-min-genes", optarg, 1, 1000000, &op->sena_min_genes); break;
+        case O_OUT: op->out_dir = optarg; break;
+        case O_EPOCHS: bad = cli_parse_i64(cmd, "--epochs", optarg, 1, 1000000, &op->epochs); break;
+        case O_BATCH: bad = cli_parse_i64(cmd, "--batch-size", optarg, 2, 1 << 20, &op->batch); break;
+        case O_LR: bad = cli_parse_f64(cmd, "--lr", optarg, 1e-12, 10, &op->lr); break;
+        case O_LAT: bad = cli_parse_i64(cmd, "--latent-dim", optarg, 1, 100000, &op->latent); break;
+        case O_HID: bad = cli_parse_i64(cmd, "--hidden", optarg, 1, 100000, &op->hidden); break;
+        case O_ALPHA: bad = cli_parse_f64(cmd, "--alpha", optarg, 0, 1e9, &op->alpha); break;
+        case O_BETA: bad = cli_parse_f64(cmd, "--beta", optarg, 0, 1e9, &op->beta); break;
+        case O_TEMP: bad = cli_parse_f64(cmd, "--temp", optarg, 1e-6, 1e9, &op->temp); break;
+        case O_LAMBDA: bad = cli_parse_f64(cmd, "--lambda", optarg, 0, 1e9, &op->lambda); break;
+        case O_CLAMP: bad = cli_parse_f64(cmd, "--grad-clamp", optarg, 0, 1e9, &op->grad_clamp); break;
         case O_SPLIT:
-            if (cw_split_kind_parse(optarg, &o.split_kind))
+            if (cw_split_kind_parse(optarg, &op->split_kind))
                 bad = cli_error(cmd, "--split: expected reference, random, unseen-targets or "
                                      "unseen-combinations, got '%s'", optarg) != 0;
             break;
-        case O_SPLITF: o.split_file = optarg; break;
-        case O_TC: bad = cli_parse_i64(cmd, "--test-cells", optarg, 0, BIG, &o.test_cells); break;
-        case O_VC: bad = cli_parse_i64(cmd, "--val-cells", optarg, 0, BIG, &o.val_cells); break;
-        case O_TF: bad = cli_parse_f64(cmd, "--test-fraction", optarg, 0, 1, &o.test_fraction); break;
-        case O_VF: bad = cli_parse_f64(cmd, "--val-fraction", optarg, 0, 1, &o.val_fraction); break;
-        case O_SEED: bad = cli_parse_u64(cmd, "--seed", optarg, &o.seed); break;
+        case O_SPLITF: op->split_file = optarg; break;
+        case O_TC: bad = cli_parse_i64(cmd, "--test-cells", optarg, 0, BIG, &op->test_cells); break;
+        case O_VC: bad = cli_parse_i64(cmd, "--val-cells", optarg, 0, BIG, &op->val_cells); break;
+        case O_TF: bad = cli_parse_f64(cmd, "--test-fraction", optarg, 0, 1, &op->test_fraction); break;
+        case O_VF: bad = cli_parse_f64(cmd, "--val-fraction", optarg, 0, 1, &op->val_fraction); break;
+        case O_SEED: bad = cli_parse_u64(cmd, "--seed", optarg, &op->seed); break;
         case O_THREADS:
             bad = cli_parse_i64(cmd, "--threads", optarg, 0, 4096, &v);
-            o.threads = (int)v;
+            op->threads = (int)v;
             break;
-        case O_STOP: bad = cli_parse_i64(cmd, "--stop-after", optarg, 1, 1000000, &o.stop_after); break;
-        case O_QUIET: o.quiet = 1; break;
-        case O_RESUME: resume = optarg; break;
+        case O_STOP: bad = cli_parse_i64(cmd, "--stop-after", optarg, 1, 1000000, &op->stop_after); break;
+        case O_QUIET: op->quiet = 1; break;
+        case O_RESUME: t->resume = optarg; break;
+        case O_SEEDS: t->seeds = optarg; break;
+        case O_VARIANTS: t->variants = optarg; break;
         default: bad = 1;
         }
     }
-    int rc = CLI_EXIT_USAGE;
+    if (bad) return CLI_EXIT_USAGE;
+    op->perturbation_key = t->pa.key;
+    op->separators = t->pa.separators;
+    op->controls = t->pa.controls.n ? &t->pa.controls : NULL;
+    op->graph.gmt = t->ga.gmt;
+    op->graph.relations = t->ga.relations;
+    op->graph.ppi = t->ga.ppi;
+    op->graph.gene_column = t->ga.gene_column;
+    op->graph.levels = t->ga.levels;
+    op->graph.involved_only = t->ga.involved_only;
+    op->graph.corrupt_fraction = t->ga.corrupt;
+    op->graph.seed = t->ga.seed;
+    op->graph_seed_set = t->ga.seed_set;
+    return 0;
+}
+
+int cmd_train(int argc, char **argv) {
+    const char *cmd = "train";
+    cli_train_args t;
+    int rc = cli_train_parse(cmd, argc, argv, 0, &t, train_help);
+    if (rc || t.help) {
+        cli_train_args_free(&t);
+        return rc;
+    }
+    cw_train_opts *o = &t.o;
     cw_status st = CW_OK;
-    o.progress_tty = cli_stderr_is_tty() && !o.quiet;
-    if (bad) {
-        /* message already printed */
-    } else if (resume) {
+    rc = CLI_EXIT_USAGE;
+    o->progress_tty = cli_stderr_is_tty() && !o->quiet;
+    if (t.resume) {
         if (optind < argc) rc = cli_error(cmd, "--resume takes only the run directory");
-        else st = cw_train_resume(resume, o.stop_after, o.progress_tty, o.quiet), rc = -1;
+        else st = cw_train_resume(t.resume, o->stop_after, o->progress_tty, o->quiet), rc = -1;
     } else if (optind != argc - 1) {
         rc = cli_error(cmd, "expected one DATA.h5ad (see --help)");
-    } else if (!o.out_dir) {
+    } else if (!o->out_dir) {
         rc = cli_error(cmd, "--out RUN_DIR is required");
     } else {
-        o.data_path = argv[optind];
-        o.perturbation_key = pa.key;
-        o.separators = pa.separators;
-        o.controls = pa.controls.n ? &pa.controls : NULL;
-        o.graph.gmt = ga.gmt;
-        o.graph.relations = ga.relations;
-        o.graph.ppi = ga.ppi;
-        o.graph.gene_column = ga.gene_column;
-        o.graph.levels = ga.levels;
-        o.graph.involved_only = ga.involved_only;
-        o.graph.corrupt_fraction = ga.corrupt;
-        o.graph.seed = ga.seed;
-        o.graph_seed_set = ga.seed_set;
-        st = cw_train(&o);
+        o->data_path = argv[optind];
+        st = cw_train(o);
         rc = -1;
     }
     if (rc == -1) rc = st ? cli_fail(cmd, st) : CLI_EXIT_OK;
-    cw_strings_free(&pa.controls);
+    cli_train_args_free(&t);
     return rc;
 }

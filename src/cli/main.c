@@ -18,9 +18,10 @@ typedef struct {
 static const cli_command commands[] = {
     {"simulate", cmd_simulate, "write a simulated Perturb-seq dataset with known causal truth"},
     {"info", cmd_info, "summarise an .h5ad file as a perturbation dataset"},
-    {"train", cmd_train, "train a model (cmvae) and checkpoint every epoch; --resume continues"},
+    {"train", cmd_train, "train a model (cmvae, grace, vgae, multihot, sena); --resume continues"},
     {"evaluate", cmd_evaluate, "metrics of a trained run on held-out perturbations, beside baselines"},
     {"predict", cmd_predict, "generate cells for any combination of known targets into an .h5ad"},
+    {"ablate", cmd_ablate, "train and evaluate every model variant over seeds: the ablation table"},
     {"dag", cmd_dag, "write a run's learned latent DAG (TSV, DOT, SVG) and target assignments"},
     {"split", cmd_split, "make, save or check a seeded train/val/test split"},
     {"bench", cmd_bench, "time the library's kernels and I/O (medians and ratios)"},
