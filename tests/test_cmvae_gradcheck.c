@@ -35,6 +35,14 @@
 #include "nn/mmd.c"
 #include "nn/softmax.c"
 #include "nn/vae.c"
+#include "nn/graph_conv.c"
+#include "nn/layernorm.c"
+#include "nn/dropout.c"
+/* cmvae.c calls the encoders of the whole family: compile them in double here too, so no float
+ * object of the library is linked against this double model */
+#include "models/gnn_encoder.c"
+#include "models/interv_encoder.c"
+#include "models/pathway_features.c"
 #include "models/cmvae.c"
 
 #include "test_util.h"

@@ -216,11 +216,19 @@ int cmd_dag(int argc, char **argv) {
         cw_ckpt_meta_free(&meta);
         return rc;
     }
-    const int family = strcmp(meta.model, "cmvae") != 0; /* opened as a run */
+    /* a plain cmvae (mlp intervention encoder, no extra inputs) needs only its checkpoint; any
+     * other model is opened as a run with its data and graph files */
+    int family = strcmp(meta.model, "cmvae") != 0;
     json_error_t jerr;
     json_t *cj = json_loads(meta.config_json, JSON_DECODE_ANY, &jerr);
     cw_ckpt_meta_free(&meta);
     if (!cj) return cli_error(cmd, "%s: checkpoint config is not valid JSON: %s", ckpt, jerr.text);
+    {
+        const char *iv = json_string_value(json_object_get(cj, "interv_encoder"));
+        json_t *ex = json_object_get(cj, "extra_inputs");
+        if ((iv && strcmp(iv, "mlp") != 0) || (json_is_integer(ex) && json_integer_value(ex) > 0))
+            family = 1;
+    }
     dag_config cfgj;
     memset(&cfgj, 0, sizeof cfgj);
     int rc = dag_read_config(cmd, ckpt, cj, &cfgj);

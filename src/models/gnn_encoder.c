@@ -177,7 +177,7 @@ void cw_gnn_bind(cw_gnn *g, real *params, real *grads, const int64_t *offset) {
 
 int64_t cw_gnn_pathway_nodes(const cw_gnn *g) { return g->n_nodes - g->n_genes; }
 
-static void fill_uniform(cw_rng *r, real *a, int64_t n, double bound) {
+static void gnn_fill_uniform(cw_rng *r, real *a, int64_t n, double bound) {
     for (int64_t i = 0; i < n; i++) a[i] = (real)(bound * (2 * cw_rng_uniform(r) - 1));
 }
 
@@ -188,11 +188,11 @@ void cw_gnn_init_params(cw_gnn *g, cw_rng *rng) {
         const int64_t n = g->rows[i] * g->cols[i];
         real *p = g->p[i];
         if (g->cfg.kind == CW_GNN_SAGE) { /* PyG Linear: kaiming_uniform(a=sqrt 5) = U(+-1/sqrt fan_in) */
-            fill_uniform(rng, p, n, 1.0 / sqrt((double)g->fin[l]));
+            gnn_fill_uniform(rng, p, n, 1.0 / sqrt((double)g->fin[l]));
         } else if ((g->cfg.kind == CW_GNN_GCN && j == 1) || (g->cfg.kind == CW_GNN_GAT && j == 3)) {
             memset(p, 0, (size_t)n * sizeof(real)); /* bias */
         } else {                                    /* glorot over the tensor's last two dims */
-            fill_uniform(rng, p, n, sqrt(6.0 / (double)(g->rows[i] + g->cols[i])));
+            gnn_fill_uniform(rng, p, n, sqrt(6.0 / (double)(g->rows[i] + g->cols[i])));
         }
     }
 }

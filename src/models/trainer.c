@@ -185,9 +185,6 @@ static cw_status run(const cw_train_opts *o, int resume) {
     if (cw_model_kind_parse(o->model) < 0)
         return cw_fail(CW_EINVAL, "--model: '%s' is not a model (cmvae, grace, vgae, multihot, "
                        "sena)", o->model);
-    if (!resume && mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
-        return cw_fail(CW_EIO, "%s: cannot create the run directory: %s", o->out_dir,
-                       strerror(errno));
     /* data */
     if ((st = cw_h5ad_open(o->data_path, &s.h))) goto done;
     if ((st = cw_h5ad_check_x_finite(s.h))) goto done;
@@ -203,6 +200,18 @@ static cw_status run(const cw_train_opts *o, int resume) {
     const int64_t Z = o->latent > 0 ? o->latent : C;
     if (C == 0) {
         st = cw_fail(CW_EFORMAT, "%s: no perturbed cells to train on", o->data_path);
+        goto done;
+    }
+    /* the model's graphs and extra inputs first: a bad option or graph file writes nothing */
+    cw_cmvae_config mc;
+    if ((st = cw_model_setup(&s.mi, &mc, o, s.h, &s.d, G, Z))) goto done;
+    cw_rng init_rng, rng;
+    cw_rng_substream(&init_rng, o->seed, CW_RNG_STREAM_MODEL);
+    cw_rng_substream(&rng, o->seed, CW_RNG_STREAM_TRAIN);
+    if ((st = cw_cmvae_init(&s.model, &mc, &init_rng))) goto done;
+    if (!resume && mkdir(o->out_dir, 0777) != 0 && errno != EEXIST) {
+        st = cw_fail(CW_EIO, "%s: cannot create the run directory: %s", o->out_dir,
+                     strerror(errno));
         goto done;
     }
     /* split: a fresh run makes (or loads) it and saves it; a resumed run loads its own */
@@ -241,12 +250,6 @@ static cw_status run(const cw_train_opts *o, int resume) {
         goto done;
     }
     /* model */
-    cw_cmvae_config mc;
-    if ((st = cw_model_setup(&s.mi, &mc, o, s.h, &s.d, G, Z))) goto done;
-    cw_rng init_rng, rng;
-    cw_rng_substream(&init_rng, o->seed, CW_RNG_STREAM_MODEL);
-    cw_rng_substream(&rng, o->seed, CW_RNG_STREAM_TRAIN);
-    if ((st = cw_cmvae_init(&s.model, &mc, &init_rng))) goto done;
     s.config = config_json(o, &s.d, G, Z, &mc, &s.mi);
     json_object_set_new(s.config, "parameters", json_integer(cw_cmvae_n_params(&s.model)));
     if (resume) {
