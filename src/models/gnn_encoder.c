@@ -201,21 +201,6 @@ void cw_gnn_init_params(cw_gnn *g, cw_rng *rng) {
 static real *P(const cw_gnn *g, int l, int j) { return g->p[l * tensors_per_layer(g->cfg.kind) + j]; }
 static real *D(const cw_gnn *g, int l, int j) { return g->g[l * tensors_per_layer(g->cfg.kind) + j]; }
 
-/* out (rows, f) += bias (f) broadcast */
-static void add_bias(real *out, const real *bias, int64_t rows, int64_t f) {
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t j = 0; j < f; j++) out[r * f + j] += bias[j];
-}
-
-/* dbias (f) += column sums of d (rows, f) */
-static void bias_grad(real *dbias, const real *d, int64_t rows, int64_t f) {
-    for (int64_t j = 0; j < f; j++) {
-        double s = 0;
-        for (int64_t r = 0; r < rows; r++) s += d[r * f + j];
-        dbias[j] += (real)s;
-    }
-}
-
 static void layer_forward(cw_gnn *g, int l, int64_t n) {
     const int64_t N = g->n_nodes, rows = n * N, fi = g->fin[l], fo = g->fout[l];
     const real *in = g->h[l];
@@ -229,7 +214,7 @@ static void layer_forward(cw_gnn *g, int l, int64_t n) {
     case CW_GNN_GCN:
         cw_linear_forward(mid, in, P(g, l, 0), NULL, rows, fi, fo);
         cw_spmm(out, mid, g->indptr, g->indices, g->val, g->diag, n, N, fo, 0);
-        add_bias(out, P(g, l, 1), rows, fo);
+        cw_bias_forward(out, P(g, l, 1), rows, fo);
         break;
     case CW_GNN_GAT:
         cw_linear_forward(mid, in, P(g, l, 0), NULL, rows, fi, fo);
@@ -277,7 +262,7 @@ static void layer_backward(cw_gnn *g, int l, const real *dout, real *din, int64_
         break;
     case CW_GNN_GCN:
         /* out = Ahat (in W^T) + b; Ahat symmetric */
-        bias_grad(D(g, l, 1), dout, rows, fo);
+        cw_bias_backward(D(g, l, 1), dout, rows, fo);
         cw_spmm(dmid, dout, g->indptr, g->indices, g->val, g->diag, n, N, fo, 0);
         cw_linear_backward(din, D(g, l, 0), NULL, dmid, in, P(g, l, 0), rows, fi, fo);
         break;

@@ -344,21 +344,6 @@ void cw_interv_encoder_init_params(cw_interv_encoder *e, cw_rng *rng) {
     }
 }
 
-/* out (N, H) += bias (H) on every row */
-static void iv_add_bias(real *out, const real *bias, int64_t n, int64_t h) {
-    for (int64_t v = 0; v < n; v++)
-        for (int64_t j = 0; j < h; j++) out[v * h + j] += bias[j];
-}
-
-/* dbias (H) += column sums of d (N, H) */
-static void iv_bias_backward(real *dbias, const real *d, int64_t n, int64_t h) {
-    for (int64_t j = 0; j < h; j++) {
-        double s = 0;
-        for (int64_t v = 0; v < n; v++) s += d[v * h + j];
-        dbias[j] += (real)s;
-    }
-}
-
 static void iv_zero(real *a, int64_t n) { memset(a, 0, (size_t)n * sizeof(real)); }
 
 void cw_interv_encoder_forward(cw_interv_encoder *e, int s, int64_t k, real tau, int train,
@@ -400,7 +385,7 @@ void cw_interv_encoder_forward(cw_interv_encoder *e, int s, int64_t k, real tau,
     /* h1 = drop(LN1(lrelu(A_hat x W1^T + b1))) */
     cw_linear_forward(sl->xw1, sl->x, e->p[IV_C1_W], NULL, N, F1, H);
     cw_spmm(sl->a1, sl->xw1, indptr, indices, sl->val, sl->diag, 1, N, H, 0);
-    iv_add_bias(sl->a1, e->p[IV_C1_B], N, H);
+    cw_bias_forward(sl->a1, e->p[IV_C1_B], N, H);
     cw_lrelu_forward(sl->a1, sl->a1, N * H);
     cw_layernorm_forward(sl->n1, sl->ln1_mean, sl->ln1_rstd, sl->a1, e->p[IV_LN1_W],
                          e->p[IV_LN1_B], N, H);
@@ -409,7 +394,7 @@ void cw_interv_encoder_forward(cw_interv_encoder *e, int s, int64_t k, real tau,
     /* h = drop(LN2(lrelu(A_hat h1 W2^T + b2 + h1))) */
     cw_linear_forward(sl->xw2, sl->h1, e->p[IV_C2_W], NULL, N, H, H);
     cw_spmm(sl->s2, sl->xw2, indptr, indices, sl->val, sl->diag, 1, N, H, 0);
-    iv_add_bias(sl->s2, e->p[IV_C2_B], N, H);
+    cw_bias_forward(sl->s2, e->p[IV_C2_B], N, H);
     for (int64_t i = 0; i < N * H; i++) sl->s2[i] += sl->h1[i];
     cw_lrelu_forward(sl->a2, sl->s2, N * H);
     cw_layernorm_forward(sl->n2, sl->ln2_mean, sl->ln2_rstd, sl->a2, e->p[IV_LN2_W],
@@ -474,7 +459,7 @@ void cw_interv_encoder_backward(cw_interv_encoder *e, int s, const real *dbc, re
     iv_zero(bufa, N * H);
     cw_lrelu_backward(bufa, bufc, sl->s2, N * H); /* ds2 */
     memcpy(dh1, bufa, (size_t)(N * H) * sizeof(real)); /* residual */
-    iv_bias_backward(g[IV_C2_B], bufa, N, H);
+    cw_bias_backward(g[IV_C2_B], bufa, N, H);
     cw_spmm(bufb, bufa, indptr, indices, sl->val, sl->diag, 1, N, H, 0); /* dxw2 (A_hat^T = A_hat) */
     cw_linear_backward(dh1, g[IV_C2_W], NULL, bufb, sl->h1, p[IV_C2_W], N, H, H);
 
@@ -486,7 +471,7 @@ void cw_interv_encoder_backward(cw_interv_encoder *e, int s, const real *dbc, re
                           sl->ln1_rstd, p[IV_LN1_W], N, H);
     iv_zero(bufb, N * H);
     cw_lrelu_backward(bufb, bufa, sl->a1, N * H);
-    iv_bias_backward(g[IV_C1_B], bufb, N, H);
+    cw_bias_backward(g[IV_C1_B], bufb, N, H);
     cw_spmm(bufc, bufb, indptr, indices, sl->val, sl->diag, 1, N, H, 0); /* dxw1 */
     cw_linear_backward(NULL, g[IV_C1_W], NULL, bufc, sl->x, p[IV_C1_W], N, F1, H);
     /* dE += dxw1 W1[:, off:] with off = 1 for the tri-value column (which has no parameter) */

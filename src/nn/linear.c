@@ -19,12 +19,19 @@ void cw_linear_backward(real *dinp, real *dweight, real *dbias, const real *dout
     if (dinp) cw_gemm(0, 0, n, in, out_dim, 1, dout, out_dim, weight, in, 1, dinp, in);
     /* dweight (OUT, IN) += dout^T (OUT, N) inp (N, IN) */
     if (dweight) cw_gemm(1, 0, out_dim, in, n, 1, dout, out_dim, inp, in, 1, dweight, in);
-    if (dbias) {
-        for (int64_t o = 0; o < out_dim; o++) {
-            double s = 0;
-            for (int64_t i = 0; i < n; i++) s += dout[i * out_dim + o];
-            dbias[o] += (real)s;
-        }
+    if (dbias) cw_bias_backward(dbias, dout, n, out_dim);
+}
+
+void cw_bias_forward(real *out, const real *bias, int64_t n, int64_t out_dim) {
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t o = 0; o < out_dim; o++) out[i * out_dim + o] += bias[o];
+}
+
+void cw_bias_backward(real *dbias, const real *dout, int64_t n, int64_t out_dim) {
+    for (int64_t o = 0; o < out_dim; o++) {
+        double s = 0;
+        for (int64_t i = 0; i < n; i++) s += dout[i * out_dim + o];
+        dbias[o] += (real)s;
     }
 }
 

@@ -17,6 +17,12 @@ void cw_linear_backward(real *dinp, real *dweight, real *dbias, const real *dout
                         const real *inp, const real *weight, int64_t n, int64_t in,
                         int64_t out_dim);
 
+/* bias: out (N, OUT) += bias (OUT) on every row (the bias of a layer whose linear part runs
+ * elsewhere, e.g. after a graph aggregation) */
+void cw_bias_forward(real *out, const real *bias, int64_t n, int64_t out_dim);
+/* accumulates: dbias (OUT) += column sums of dout (N, OUT), in double */
+void cw_bias_backward(real *dbias, const real *dout, int64_t n, int64_t out_dim);
+
 /* masked linear (the SENA pathway layer, doc/models.md): out = inp (W o M)^T + b with a fixed
  * mask M (OUT, IN) multiplied elementwise into the weight. weff (OUT, IN) is scratch that
  * receives W o M (backward reuses it). */
