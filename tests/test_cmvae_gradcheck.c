@@ -26,24 +26,7 @@
  * exactly zero gradient, and so must the columns of c1.weight and entries of c_shift of targets
  * not in the batch.
  */
-#define CW_REAL_DOUBLE
-#include "nn/activation.c"
-#include "nn/adam.c"
-#include "nn/dag.c"
-#include "nn/linear.c"
-#include "nn/loss.c"
-#include "nn/mmd.c"
-#include "nn/softmax.c"
-#include "nn/vae.c"
-#include "nn/graph_conv.c"
-#include "nn/layernorm.c"
-#include "nn/dropout.c"
-/* cmvae.c calls the encoders of the whole family: compile them in double here too, so no float
- * object of the library is linked against this double model */
-#include "models/gnn_encoder.c"
-#include "models/interv_encoder.c"
-#include "models/pathway_features.c"
-#include "models/cmvae.c"
+#include "double_build.h"
 
 #include "test_util.h"
 
@@ -51,12 +34,6 @@
 
 #include <math.h>
 
-_Static_assert(sizeof(real) == sizeof(double), "the gradient check must be built in double");
-
-#define GC_H 1e-5
-#define GC_TOL 1e-6
-#define GC_FLOOR 1e-4
-#define GC_PREFILL 0.25
 
 enum { TG = 6, TZ = 3, TC = 4, TH = 5, TB = 4 };
 

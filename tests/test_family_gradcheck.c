@@ -34,22 +34,7 @@
  * Also: forward / backward / train_step / predict allocate nothing (grace + 3-layer GAT, grace +
  * tri-value), and cw_cmvae_init's CW_EINVAL messages for missing graphs.
  */
-#define CW_REAL_DOUBLE
-#include "nn/activation.c"
-#include "nn/adam.c"
-#include "nn/dag.c"
-#include "nn/dropout.c"
-#include "nn/graph_conv.c"
-#include "nn/layernorm.c"
-#include "nn/linear.c"
-#include "nn/loss.c"
-#include "nn/mmd.c"
-#include "nn/softmax.c"
-#include "nn/vae.c"
-#include "models/gnn_encoder.c"
-#include "models/interv_encoder.c"
-#include "models/pathway_features.c"
-#include "models/cmvae.c"
+#include "double_build.h"
 
 #include "test_util.h"
 
@@ -58,12 +43,6 @@
 
 #include <math.h>
 
-_Static_assert(sizeof(real) == sizeof(double), "the gradient check must be built in double");
-
-#define GC_H 1e-5
-#define GC_TOL 1e-6
-#define GC_FLOOR 1e-4
-#define GC_PREFILL 0.25
 #define GC_DROP_SEED 4242
 
 enum { TG = 6, TZ = 3, TC = 4, TH = 5, TB = 4, TP = 3, TE = 2 };

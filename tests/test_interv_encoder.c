@@ -27,14 +27,7 @@
  * dropout is 0; tau is clamped to [1e-3, 10]; parameter names, shapes and the §4.8 counts;
  * invalid input and every allocation failure of init are reported (no leaks under ASan).
  */
-#define CW_REAL_DOUBLE
-#include "nn/activation.c"
-#include "nn/dropout.c"
-#include "nn/graph_conv.c"
-#include "nn/layernorm.c"
-#include "nn/linear.c"
-#include "nn/softmax.c"
-#include "models/interv_encoder.c"
+#include "double_build.h"
 
 #include "test_util.h"
 
@@ -43,12 +36,6 @@
 
 #include <math.h>
 
-_Static_assert(sizeof(real) == sizeof(double), "the gradient check must be built in double");
-
-#define GC_H 1e-5
-#define GC_TOL 1e-6
-#define GC_FLOOR 1e-4
-#define GC_PREFILL 0.25
 #define GC_TAU 1.7
 #define GC_SEED 99
 

@@ -6,7 +6,8 @@
  * themselves, so `real` is double here and the kernels are compiled a second time, in this
  * translation unit. The float kernels in libcauseway.a are never linked in: the linker only
  * pulls an archive member to resolve an undefined symbol, and every nn symbol is defined here.
- * A kernel file added to src/nn with a backward must be #included below and checked.
+ * A kernel file added to src/nn with a backward must be #included in tests/double_build.h and
+ * checked here.
  *
  * Method: central differences (h = 1e-5), exhaustive over every element of every input and
  * parameter, on tiny shapes (N = 3, IN = 4, OUT = 5, Z = 4 or 5; the graph kernels on a 5-node
@@ -23,18 +24,7 @@
  * A self-test proves the checker fails on a wrong slope, a missing mask and a backward that
  * overwrites instead of accumulating.
  */
-#define CW_REAL_DOUBLE
-#include "nn/activation.c"
-#include "nn/adam.c"
-#include "nn/dag.c"
-#include "nn/dropout.c"
-#include "nn/graph_conv.c"
-#include "nn/layernorm.c"
-#include "nn/linear.c"
-#include "nn/loss.c"
-#include "nn/mmd.c"
-#include "nn/softmax.c"
-#include "nn/vae.c"
+#include "double_build.h"
 
 #include "test_util.h"
 
@@ -42,12 +32,6 @@
 
 #include <math.h>
 
-_Static_assert(sizeof(real) == sizeof(double), "the gradient check must be built in double");
-
-#define GC_H 1e-5
-#define GC_TOL 1e-6
-#define GC_FLOOR 1e-4
-#define GC_PREFILL 0.25
 #define GC_DLOSS 0.7
 
 typedef double (*gc_objective)(void *ctx);
@@ -98,7 +82,7 @@ static void prefill(real *g, int64_t n) {
     for (int64_t i = 0; i < n; i++) g[i] = GC_PREFILL;
 }
 
-static void fill_uniform(cw_rng *r, real *a, int64_t n, double lo, double hi) {
+static void gc_fill_uniform(cw_rng *r, real *a, int64_t n, double lo, double hi) {
     for (int64_t i = 0; i < n; i++) a[i] = lo + (hi - lo) * cw_rng_uniform(r);
 }
 
@@ -133,10 +117,10 @@ static void test_gc_linear(void **state) {
     cw_rng rng;
     cw_rng_seed(&rng, 11);
     linear_ctx c;
-    fill_uniform(&rng, c.inp, N * IN, -1, 1);
-    fill_uniform(&rng, c.w, OUT * IN, -1, 1);
-    fill_uniform(&rng, c.b, OUT, -1, 1);
-    fill_uniform(&rng, c.r, N * OUT, -1, 1);
+    gc_fill_uniform(&rng, c.inp, N * IN, -1, 1);
+    gc_fill_uniform(&rng, c.w, OUT * IN, -1, 1);
+    gc_fill_uniform(&rng, c.b, OUT, -1, 1);
+    gc_fill_uniform(&rng, c.r, N * OUT, -1, 1);
     real dinp[N * IN], dw[OUT * IN], db[OUT];
     prefill(dinp, N * IN), prefill(dw, OUT * IN), prefill(db, OUT);
     cw_linear_backward(dinp, dw, db, c.r, c.inp, c.w, N, IN, OUT);
@@ -170,7 +154,7 @@ static void test_gc_activations(void **state) {
     act_ctx c;
     real dx[N * IN], y[N * IN];
     fill_away_from_zero(&rng, c.x, N * IN, 0.1, 2);
-    fill_uniform(&rng, c.r, N * IN, -1, 1);
+    gc_fill_uniform(&rng, c.r, N * IN, -1, 1);
     prefill(dx, N * IN);
     cw_lrelu_backward(dx, c.r, c.x, N * IN);
     gc_expect("lrelu", "inp", lrelu_obj, &c, c.x, dx, N * IN);
@@ -181,7 +165,7 @@ static void test_gc_activations(void **state) {
     gc_expect("lrelu", "inp(o)", lrelu_obj, &c, c.x, dx, N * IN);
 
     /* softplus over its whole range: very negative, moderate, and above the threshold 20 */
-    fill_uniform(&rng, c.x, N * IN, -6, 6);
+    gc_fill_uniform(&rng, c.x, N * IN, -6, 6);
     c.x[0] = -25, c.x[1] = 25, c.x[2] = 19.5, c.x[3] = 20.5, c.x[4] = -0.0;
     prefill(dx, N * IN);
     cw_softplus_backward(dx, c.r, c.x, N * IN);
@@ -218,11 +202,11 @@ static void test_gc_vae_losses(void **state) {
     cw_rng rng;
     cw_rng_seed(&rng, 13);
     vae_ctx c;
-    fill_uniform(&rng, c.mu, N * Z, -1.5, 1.5);
-    fill_uniform(&rng, c.var, N * Z, 0.2, 2.5);
-    fill_uniform(&rng, c.eps, N * Z, -2, 2);
-    fill_uniform(&rng, c.r, N * Z, -1, 1);
-    fill_uniform(&rng, c.target, N * Z, -1, 1);
+    gc_fill_uniform(&rng, c.mu, N * Z, -1.5, 1.5);
+    gc_fill_uniform(&rng, c.var, N * Z, 0.2, 2.5);
+    gc_fill_uniform(&rng, c.eps, N * Z, -2, 2);
+    gc_fill_uniform(&rng, c.r, N * Z, -1, 1);
+    gc_fill_uniform(&rng, c.target, N * Z, -1, 1);
     fill_away_from_zero(&rng, c.g, Z * Z, 0.05, 1);
     real dmu[N * Z], dvar[N * Z], dg[Z * Z];
 
@@ -267,8 +251,8 @@ static void test_gc_softmax(void **state) {
     const real taus[3] = {1.0, 2.5, 0.4};
     for (int k = 0; k < 3; k++) {
         c.tau = taus[k];
-        fill_uniform(&rng, c.l, N * OUT, -2, 2);
-        fill_uniform(&rng, c.r, N * OUT, -1, 1);
+        gc_fill_uniform(&rng, c.l, N * OUT, -2, 2);
+        gc_fill_uniform(&rng, c.r, N * OUT, -1, 1);
         real dl[N * OUT];
         softmax_obj(&c);
         prefill(dl, N * OUT);
@@ -296,8 +280,8 @@ static void mmd_case(cw_rng *rng, int64_t m, double sigma, double scale, const c
     mmd_ctx c;
     c.m = m;
     c.sigma = sigma;
-    fill_uniform(rng, c.x, MN * MD, -scale, scale);
-    fill_uniform(rng, c.y, m * MD, -0.5 * scale, 1.5 * scale);
+    gc_fill_uniform(rng, c.x, MN * MD, -scale, scale);
+    gc_fill_uniform(rng, c.y, m * MD, -0.5 * scale, 1.5 * scale);
     real dx[MN * MD], dy[MN * MD], scr[(2 * MN) * (2 * MN)];
     mmd_obj(&c);
     prefill(dx, MN * MD), prefill(dy, m * MD);
@@ -332,9 +316,9 @@ static void test_gc_dag(void **state) {
     cw_rng rng;
     cw_rng_seed(&rng, 16);
     dag_ctx c;
-    fill_uniform(&rng, c.zp, N * Z, -1, 1);
-    fill_uniform(&rng, c.g, Z * Z, -0.8, 0.8); /* full matrix; only the strict upper is used */
-    fill_uniform(&rng, c.r, N * Z, -1, 1);
+    gc_fill_uniform(&rng, c.zp, N * Z, -1, 1);
+    gc_fill_uniform(&rng, c.g, Z * Z, -0.8, 0.8); /* full matrix; only the strict upper is used */
+    gc_fill_uniform(&rng, c.r, N * Z, -1, 1);
     real dzp[N * Z], dg[Z * Z], scr[2 * N * Z];
     assert_int_equal(cw_dag_scratch_size(N, Z), 2 * N * Z);
     dag_obj(&c);
@@ -393,14 +377,14 @@ static void test_gc_composite_mlp(void **state) {
     cw_rng rng;
     cw_rng_seed(&rng, 17);
     mlp_ctx c;
-    fill_uniform(&rng, c.x1, N * IN, -1, 1);
-    fill_uniform(&rng, c.x2, N * IN, -1, 1);
-    fill_uniform(&rng, c.t1, N * OUT, -1, 1);
-    fill_uniform(&rng, c.t2, N * OUT, -1, 1);
-    fill_uniform(&rng, c.w1, H * IN, -1, 1);
-    fill_uniform(&rng, c.b1, H, -0.5, 0.5);
-    fill_uniform(&rng, c.w2, OUT * H, -1, 1);
-    fill_uniform(&rng, c.b2, OUT, -0.5, 0.5);
+    gc_fill_uniform(&rng, c.x1, N * IN, -1, 1);
+    gc_fill_uniform(&rng, c.x2, N * IN, -1, 1);
+    gc_fill_uniform(&rng, c.t1, N * OUT, -1, 1);
+    gc_fill_uniform(&rng, c.t2, N * OUT, -1, 1);
+    gc_fill_uniform(&rng, c.w1, H * IN, -1, 1);
+    gc_fill_uniform(&rng, c.b1, H, -0.5, 0.5);
+    gc_fill_uniform(&rng, c.w2, OUT * H, -1, 1);
+    gc_fill_uniform(&rng, c.b2, OUT, -0.5, 0.5);
     mlp_obj(&c);
     /* keep every hidden pre-activation away from the LeakyReLU kink */
     for (int64_t i = 0; i < N * H; i++) {
@@ -449,15 +433,15 @@ static void test_gc_composite_latent(void **state) {
     cw_rng rng;
     cw_rng_seed(&rng, 18);
     latent_ctx c;
-    fill_uniform(&rng, c.h, N * IN, -1, 1);
-    fill_uniform(&rng, c.wm, Z * IN, -1, 1);
-    fill_uniform(&rng, c.bm, Z, -0.5, 0.5);
-    fill_uniform(&rng, c.wv, Z * IN, -1, 1);
-    fill_uniform(&rng, c.bv, Z, -0.5, 0.5);
-    fill_uniform(&rng, c.eps, N * Z, -2, 2);
-    fill_uniform(&rng, c.l, Z, -1, 1);
+    gc_fill_uniform(&rng, c.h, N * IN, -1, 1);
+    gc_fill_uniform(&rng, c.wm, Z * IN, -1, 1);
+    gc_fill_uniform(&rng, c.bm, Z, -0.5, 0.5);
+    gc_fill_uniform(&rng, c.wv, Z * IN, -1, 1);
+    gc_fill_uniform(&rng, c.bv, Z, -0.5, 0.5);
+    gc_fill_uniform(&rng, c.eps, N * Z, -2, 2);
+    gc_fill_uniform(&rng, c.l, Z, -1, 1);
     fill_away_from_zero(&rng, c.g, Z * Z, 0.05, 0.8);
-    fill_uniform(&rng, c.y, N * Z, -1, 2);
+    gc_fill_uniform(&rng, c.y, N * Z, -1, 2);
     c.tau = 2.0;
     latent_obj(&c);
 
@@ -512,8 +496,8 @@ static void test_gc_spmm(void **state) {
     cw_rng_seed(&rng, 20);
     spmm_ctx c;
     real dx[GB * GN * GF];
-    fill_uniform(&rng, c.x, GB * GN * GF, -1, 1);
-    fill_uniform(&rng, c.r, GB * GN * GF, -1, 1);
+    gc_fill_uniform(&rng, c.x, GB * GN * GF, -1, 1);
+    gc_fill_uniform(&rng, c.r, GB * GN * GF, -1, 1);
 
     /* SAGE mean: val is not symmetric (1/deg of the row), backward uses the transpose's values */
     cw_sage_mean_values(c.val, c.tval, g_indptr, g_indices, GN);
@@ -572,11 +556,11 @@ static void test_gc_gat(void **state) {
     cw_rng rng;
     cw_rng_seed(&rng, 21);
     gat_ctx c;
-    fill_uniform(&rng, c.xw, GB * GN * GKF, -1, 1);
-    fill_uniform(&rng, c.as, GKF, -1, 1);
-    fill_uniform(&rng, c.ad, GKF, -1, 1);
-    fill_uniform(&rng, c.bias, GKF, -0.5, 0.5);
-    fill_uniform(&rng, c.r, GB * GN * GKF, -1, 1);
+    gc_fill_uniform(&rng, c.xw, GB * GN * GKF, -1, 1);
+    gc_fill_uniform(&rng, c.as, GKF, -1, 1);
+    gc_fill_uniform(&rng, c.ad, GKF, -1, 1);
+    gc_fill_uniform(&rng, c.bias, GKF, -0.5, 0.5);
+    gc_fill_uniform(&rng, c.r, GB * GN * GKF, -1, 1);
     int npos, nneg;
     const double mn = gat_min_logit(&c, &npos, &nneg);
     printf("  gat: smallest |logit| before LeakyReLU %.3g (%d > 0, %d < 0)\n", mn, npos, nneg);
@@ -616,10 +600,10 @@ static void test_gc_layernorm(void **state) {
     cw_rng rng;
     cw_rng_seed(&rng, 22);
     ln_ctx c;
-    fill_uniform(&rng, c.x, N * OUT, -2, 2);
-    fill_uniform(&rng, c.gamma, OUT, 0.5, 1.5);
-    fill_uniform(&rng, c.beta, OUT, -0.5, 0.5);
-    fill_uniform(&rng, c.r, N * OUT, -1, 1);
+    gc_fill_uniform(&rng, c.x, N * OUT, -2, 2);
+    gc_fill_uniform(&rng, c.gamma, OUT, 0.5, 1.5);
+    gc_fill_uniform(&rng, c.beta, OUT, -0.5, 0.5);
+    gc_fill_uniform(&rng, c.r, N * OUT, -1, 1);
     ln_obj(&c);
     real dx[N * OUT], dg[OUT], dbt[OUT];
     prefill(dx, N * OUT), prefill(dg, OUT), prefill(dbt, OUT);
@@ -646,8 +630,8 @@ static void test_gc_dropout(void **state) {
     cw_rng rng;
     cw_rng_seed(&rng, 23);
     drop_ctx c;
-    fill_uniform(&rng, c.x, N * IN, -1, 1);
-    fill_uniform(&rng, c.r, N * IN, -1, 1);
+    gc_fill_uniform(&rng, c.x, N * IN, -1, 1);
+    gc_fill_uniform(&rng, c.r, N * IN, -1, 1);
     dropout_obj(&c);
     int dropped = 0, kept = 0;
     for (int64_t i = 0; i < N * IN; i++) dropped += c.mask[i] == 0, kept += c.mask[i] != 0;
@@ -680,7 +664,7 @@ static void test_gc_relu_tanh(void **state) {
     real dx[N * IN], y[N * IN];
     fill_away_from_zero(&rng, c.x, N * IN, 0.1, 2);
     c.x[0] = -0.7, c.x[1] = 0.9; /* both branches */
-    fill_uniform(&rng, c.r, N * IN, -1, 1);
+    gc_fill_uniform(&rng, c.r, N * IN, -1, 1);
     prefill(dx, N * IN);
     cw_relu_backward(dx, c.r, c.x, N * IN);
     gc_expect("relu", "inp", relu_obj, &c, c.x, dx, N * IN);
@@ -689,7 +673,7 @@ static void test_gc_relu_tanh(void **state) {
     cw_relu_backward(dx, c.r, y, N * IN);
     gc_expect("relu", "inp(o)", relu_obj, &c, c.x, dx, N * IN);
 
-    fill_uniform(&rng, c.x, N * IN, -3, 3);
+    gc_fill_uniform(&rng, c.x, N * IN, -3, 3);
     c.x[0] = -0.0, c.x[1] = 8;
     cw_tanh_forward(y, c.x, N * IN);
     prefill(dx, N * IN);
@@ -713,7 +697,7 @@ static void test_gc_laplacian(void **state) {
     cw_rng rng;
     cw_rng_seed(&rng, 25);
     lap_ctx c;
-    fill_uniform(&rng, c.w, GN * GF, -1, 1);
+    gc_fill_uniform(&rng, c.w, GN * GF, -1, 1);
     real dw[GN * GF];
     prefill(dw, GN * GF);
     cw_laplacian_backward(dw, GC_DLOSS, c.w, g_indptr, g_indices, GN, GF);
@@ -739,10 +723,10 @@ static void test_gc_masked_linear(void **state) {
     cw_rng rng;
     cw_rng_seed(&rng, 26);
     mlin_ctx c;
-    fill_uniform(&rng, c.inp, N * IN, -1, 1);
-    fill_uniform(&rng, c.w, OUT * IN, -1, 1);
-    fill_uniform(&rng, c.b, OUT, -1, 1);
-    fill_uniform(&rng, c.r, N * OUT, -1, 1);
+    gc_fill_uniform(&rng, c.inp, N * IN, -1, 1);
+    gc_fill_uniform(&rng, c.w, OUT * IN, -1, 1);
+    gc_fill_uniform(&rng, c.b, OUT, -1, 1);
+    gc_fill_uniform(&rng, c.r, N * OUT, -1, 1);
     int zeros = 0;
     for (int64_t i = 0; i < OUT * IN; i++) {
         c.mask[i] = (i % 3 == 1) ? 0 : 1;
@@ -774,7 +758,7 @@ static void test_gc_catches_wrong_gradients(void **state) {
     act_ctx a;
     fill_away_from_zero(&rng, a.x, N * IN, 0.1, 2);
     a.x[0] = -1; /* at least one negative input */
-    fill_uniform(&rng, a.r, N * IN, -1, 1);
+    gc_fill_uniform(&rng, a.r, N * IN, -1, 1);
     real dx[N * IN];
     for (int64_t i = 0; i < N * IN; i++) dx[i] = GC_PREFILL + a.r[i] * (a.x[i] > 0 ? 1 : 0.25);
     double w1 = gc_worst(lrelu_obj, &a, a.x, dx, N * IN, &wi, &an, &num);
@@ -783,9 +767,9 @@ static void test_gc_catches_wrong_gradients(void **state) {
 
     /* 2. DAG gradient without the strict-upper-triangle mask (dense u^T v) */
     dag_ctx d;
-    fill_uniform(&rng, d.zp, N * Z, -1, 1);
-    fill_uniform(&rng, d.g, Z * Z, -0.8, 0.8);
-    fill_uniform(&rng, d.r, N * Z, -1, 1);
+    gc_fill_uniform(&rng, d.zp, N * Z, -1, 1);
+    gc_fill_uniform(&rng, d.g, Z * Z, -0.8, 0.8);
+    gc_fill_uniform(&rng, d.r, N * Z, -1, 1);
     dag_obj(&d);
     real dzp[N * Z], dg[Z * Z], scr[2 * N * Z];
     prefill(dzp, N * Z), prefill(dg, Z * Z);
@@ -800,10 +784,10 @@ static void test_gc_catches_wrong_gradients(void **state) {
 
     /* 3. a backward that assigns instead of accumulating (linear dbias = sum dout) */
     linear_ctx l;
-    fill_uniform(&rng, l.inp, N * IN, -1, 1);
-    fill_uniform(&rng, l.w, OUT * IN, -1, 1);
-    fill_uniform(&rng, l.b, OUT, -1, 1);
-    fill_uniform(&rng, l.r, N * OUT, -1, 1);
+    gc_fill_uniform(&rng, l.inp, N * IN, -1, 1);
+    gc_fill_uniform(&rng, l.w, OUT * IN, -1, 1);
+    gc_fill_uniform(&rng, l.b, OUT, -1, 1);
+    gc_fill_uniform(&rng, l.r, N * OUT, -1, 1);
     real db[OUT];
     for (int64_t o = 0; o < OUT; o++) {
         double s = 0;
