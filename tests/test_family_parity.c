@@ -34,11 +34,12 @@ typedef struct {
     char name[64];
     int32_t type;
     int64_t count;
-    void *data; /* into the file buffer */
+    void *data; /* into fixture.aligned (8-byte aligned) */
 } rec;
 
 typedef struct {
     char *buf;
+    char *aligned; /* each record's payload copied to an 8-byte aligned offset */
     int n;
     rec r[MAX_RECS];
 } fixture;
@@ -56,7 +57,9 @@ static int load_fixture(fixture *fx, const char *path) {
     assert_int_equal(fread(fx->buf, 1, (size_t)size, f), (size_t)size);
     fclose(f);
     assert_memory_equal(fx->buf, "CWFAMP01", 8);
-    long off = 8;
+    fx->aligned = malloc((size_t)size + 8 * MAX_RECS);
+    assert_non_null(fx->aligned);
+    long off = 8, ao = 0;
     while (off < size) {
         assert_true(fx->n < MAX_RECS);
         rec *r = &fx->r[fx->n++];
@@ -71,7 +74,9 @@ static int load_fixture(fixture *fx, const char *path) {
         assert_true(r->type >= REC_F32 && r->type <= REC_I64 && r->count >= 0);
         const long nb = (long)r->count * (r->type == REC_F32 ? 4 : 8);
         assert_true(off + nb <= size);
-        r->data = fx->buf + off, off += nb;
+        memcpy(fx->aligned + ao, fx->buf + off, (size_t)nb);
+        r->data = fx->aligned + ao, off += nb;
+        ao += (nb + 7) / 8 * 8;
     }
     return 1;
 }
@@ -316,6 +321,7 @@ static void run_case(const char *name) {
     free(graph.adj.indices);
     free(ug.adj.indices);
     free(fx.buf);
+    free(fx.aligned);
 }
 
 static void report_groups(const char *name) {
