@@ -457,8 +457,8 @@ def make_case(name, case):
 
 
 def main():
-    todo = sys.argv[1:] or list(CASES)
-    for name in todo:
+    wanted = sys.argv[1:] or list(CASES)  # case names on the command line, default all
+    for name in wanted:
         make_case(name, CASES[name])
 
 
