@@ -59,7 +59,8 @@ void cw_train_opts_default(cw_train_opts *o) {
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
 static json_t *config_json(const cw_train_opts *o, const cw_perturb_design *d, int64_t genes,
-                           int64_t latent, const cw_cmvae_config *mc, const cw_model_inputs *mi) {
+                           int64_t latent, const cw_cmvae *model, const cw_model_inputs *mi) {
+    const cw_cmvae_config *mc = &model->cfg;
     char seed[32];
     snprintf(seed, sizeof seed, "%" PRIu64, o->seed);
     json_t *c = json_object();
@@ -122,7 +123,7 @@ static json_t *config_json(const cw_train_opts *o, const cw_perturb_design *d, i
     json_object_set_new(c, "graph_files", gf);
     json_t *g = cw_model_inputs_json(mi);
     json_object_set_new(c, "graph", g ? g : json_null());
-    json_object_set_new(c, "parameters", json_integer(0)); /* filled by the caller */
+    json_object_set_new(c, "parameters", json_integer(cw_cmvae_n_params(model)));
     json_t *t = json_array();
     for (int64_t i = 0; i < d->n_targets; i++) json_array_append_new(t, json_string(d->targets.s[i]));
     json_object_set_new(c, "target_names", t);
@@ -250,8 +251,7 @@ static cw_status run(const cw_train_opts *o, int resume) {
         goto done;
     }
     /* model */
-    s.config = config_json(o, &s.d, G, Z, &mc, &s.mi);
-    json_object_set_new(s.config, "parameters", json_integer(cw_cmvae_n_params(&s.model)));
+    s.config = config_json(o, &s.d, G, Z, &s.model, &s.mi);
     if (resume) {
         snprintf(path, sizeof path, "%s/config.json", o->out_dir);
         json_t *saved = json_load_file(path, 0, NULL);
