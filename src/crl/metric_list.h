@@ -25,8 +25,10 @@ static inline void cw_metric_set(cw_metric_list *l, const char *name, double val
             return;
         }
     if (l->count >= CW_METRIC_MAX) return;
-    strncpy(l->name[l->count], name, CW_METRIC_NAME - 1);
-    l->name[l->count][CW_METRIC_NAME - 1] = '\0';
+    size_t len = strlen(name);
+    if (len > CW_METRIC_NAME - 1) len = CW_METRIC_NAME - 1;
+    memcpy(l->name[l->count], name, len);
+    l->name[l->count][len] = '\0';
     l->value[l->count++] = value;
 }
 
