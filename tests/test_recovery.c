@@ -68,6 +68,9 @@ static void test_mcc(void **state) {
     assert_int_equal(cw_mcc(&mcc, match, t, ZT, l, ZL, N), CW_OK);
     assert_true(fabs(mcc - 1.0) < 1e-12);
     for (int i = 0; i < ZT; i++) assert_int_equal(match[i], perm[i]);
+    double mcc_nomatch = 0; /* match may be NULL (it used to be written through) */
+    assert_int_equal(cw_mcc(&mcc_nomatch, NULL, t, ZT, l, ZL, N), CW_OK);
+    assert_true(mcc_nomatch == mcc);
     /* noise lowers it to the expected correlation 1/sqrt(2) */
     for (int c = 0; c < N; c++)
         for (int i = 0; i < ZT; i++) l[c * ZL + perm[i]] = t[c * ZT + i] + cw_rng_normal(&r);

@@ -90,7 +90,9 @@ cw_status cw_mcc(double *mcc, int64_t *match, const double *t, int64_t zt, const
                 c[i * zl + j] = den > 0 ? fabs(c[i * zl + j]) / den : 0.0;
             }
         double total = 0;
-        st = cw_hungarian_max(match, &total, c, zt, zl);
+        int64_t *m = match ? match : cw_malloc_array((size_t)zt, sizeof(int64_t));
+        st = m ? cw_hungarian_max(m, &total, c, zt, zl) : cw_fail(CW_ENOMEM, "mcc: out of memory");
+        if (m != match) cw_free(m);
         if (st == CW_OK) *mcc = total / (double)zt;
     }
     cw_free(c), cw_free(mt), cw_free(ml), cw_free(st_), cw_free(sl);

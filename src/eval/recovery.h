@@ -21,7 +21,7 @@
 cw_status cw_hungarian_max(int64_t *match, double *total, const double *w, int64_t n, int64_t m);
 
 /* MCC between true latents t (cells x zt) and learned latents l (cells x zl), zt <= zl;
- * match (zt) receives the learned latent of each true program. */
+ * match (zt, may be NULL) receives the learned latent of each true program. */
 cw_status cw_mcc(double *mcc, int64_t *match, const double *t, int64_t zt, const double *l,
                  int64_t zl, int64_t cells);
 

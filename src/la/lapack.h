@@ -26,7 +26,8 @@ void cw_la_gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, double alpha,
 cw_status cw_la_eigh(double *w, double *v, const double *a, int64_t n);
 
 /* Thin SVD: a (m x n) = u diag(s) vt, k = min(m, n): u (m x k), s (k) descending, vt (k x n).
- * u and vt may both be NULL for singular values only. dgesdd. */
+ * Vectors are computed only when u and vt are BOTH non-NULL; with either NULL, only s is
+ * written (singular values only). dgesdd. */
 cw_status cw_la_svd(double *u, double *s, double *vt, const double *a, int64_t m, int64_t n);
 
 /* Moore-Penrose pseudo-inverse: a (m x n) -> p (n x m); singular values <= rcond * s_max are
