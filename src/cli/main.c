@@ -1,5 +1,6 @@
 /* main.c: the causeway program: `causeway <command> [options]`, one file per command. */
 #include "cli/cli.h"
+#include "cli/cmd_crl.h"
 #include "cli/cmd_evaluate.h"
 #include "cli/cmd_extra.h"
 
@@ -24,6 +25,7 @@ static const cli_command commands[] = {
     {"ablate", cmd_ablate, "train and evaluate every model variant over seeds: the ablation table"},
     {"dag", cmd_dag, "write a run's learned latent DAG (TSV, DOT, SVG) and target assignments"},
     {"split", cmd_split, "make, save or check a seeded train/val/test split"},
+    {"crl", cmd_crl, "score-based causal representation learning: LSCALE-I, UMNI-CRL, GSCALE-I"},
     {"bench", cmd_bench, "time the library's kernels and I/O (medians and ratios)"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
