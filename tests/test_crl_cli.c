@@ -125,6 +125,13 @@ static void user_data(void **state) {
                  "--scores oracle", cwt_prog(), data, bad);
     assert_int_equal(rc, 2);
     assert_false(cwt_exists(bad));
+    /* Without --out the result goes to DATA.crl.h5ad, the command line of issue #5. */
+    char def[512];
+    cwt_path(def, sizeof def, "crl.crl.h5ad");
+    rc = cwt_run(out, sizeof out, "%s crl umni '%s' --env-key env --observational obs --quiet",
+                 cwt_prog(), data);
+    if (rc != 0) fail_msg("%s", out);
+    assert_true(cwt_exists(def));
     rc = cwt_run(out, sizeof out, "%s crl lscale --latents 0", cwt_prog());
     assert_int_equal(rc, 2);
     assert_non_null(strstr(out, "--latents"));

@@ -260,7 +260,7 @@ static void crl_help(const char *sub) {
     cw_crl_experiment d;
     cw_crl_experiment_defaults(&d, CW_CRL_LSCALE);
     printf("usage: causeway crl %s [flags]                 runs on generated data\n"
-           "       causeway crl %s DATA.h5ad --env-key KEY --observational LABEL --out OUT.h5ad\n\n"
+           "       causeway crl %s DATA.h5ad --env-key KEY --observational LABEL [--out OUT.h5ad]\n\n"
            "Score-based causal representation learning (doc/crl.md). On generated data: R runs of\n"
            "generate -> score differences -> algorithm -> metrics, printing the mean and standard\n"
            "error (std/sqrt(ok runs)) of every metric. Algorithms: lscale (LSCALE-I), fsample\n"
@@ -291,6 +291,7 @@ static void crl_help(const char *sub) {
            "  DATA.h5ad --env-key KEY    obs column naming each cell's environment\n"
            "  --observational LABEL      the observational environment's label\n"
            "  --out OUT.h5ad             obs names, X, obsm['X_causeway_crl'] latents, uns encoder+DAG\n"
+           "                             (default DATA.crl.h5ad)\n"
            "  --dag PREFIX               also PREFIX.tsv (edges) and PREFIX.dot\n",
            sub, sub, (long long)d.gen.n, (long long)d.gen.d, (long long)d.gen.samples,
            d.lscale.atol_edge, (long long)d.runs, (unsigned long long)d.seed);
@@ -306,8 +307,8 @@ static int crl_algorithm(const char *sub, int argc, char **argv) {
         return CLI_EXIT_OK;
     }
     if (a.data) return cli_crl_user_data(cmd, &a);
-    if (a.env_key || a.obs_label || a.out)
-        return cli_error(cmd, "--env-key, --observational and --out need a DATA.h5ad argument");
+    if (a.env_key || a.obs_label || a.out || a.dag)
+        return cli_error(cmd, "--env-key, --observational, --out and --dag need a DATA.h5ad argument");
     cw_crl_summary s;
     cw_status st = cw_crl_experiment_run(&s, &a.e, a.quiet ? NULL : stderr);
     if (st) return cli_fail(cmd, st);

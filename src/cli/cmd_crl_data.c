@@ -3,7 +3,7 @@
  * item 3). Environments are the labels of obs[KEY]; the observational one is environment 0 and
  * every other label is one interventional environment, so the number of latents is the number
  * of labels minus one. Scores are estimated (Gaussian by default, or SSM) in the support of the
- * data, as for a linear mixing. Output: OUT.h5ad with the input's obs names and X, the latents
+ * data, as for a linear mixing. Output: OUT.h5ad (default DATA.crl.h5ad) with the input's obs names and X, the latents
  * Z = X H^T in obsm['X_causeway_crl'], and under uns/causeway/crl the encoder H (n x d), the DAG
  * over the latents, their names, the seed and the configuration; --dag PREFIX adds PREFIX.tsv and
  * PREFIX.dot.
@@ -122,7 +122,16 @@ static cw_status write_output(const char *out, const char *in, const char *env_k
 int cli_crl_user_data(const char *cmd, const cli_crl_args *a) {
     if (!a->env_key) return cli_error(cmd, "--env-key KEY is required with DATA.h5ad");
     if (!a->obs_label) return cli_error(cmd, "--observational LABEL is required with DATA.h5ad");
-    if (!a->out) return cli_error(cmd, "--out OUT.h5ad is required with DATA.h5ad");
+    /* Default output: DATA.crl.h5ad beside the input (DATA without its .h5ad suffix). */
+    char default_out[4096];
+    const char *out = a->out;
+    if (!out) {
+        size_t len = strlen(a->data);
+        if (len > 5 && strcmp(a->data + len - 5, ".h5ad") == 0) len -= 5;
+        if (len + 10 >= sizeof default_out) return cli_error(cmd, "%s: path too long", a->data);
+        snprintf(default_out, sizeof default_out, "%.*s.crl.h5ad", (int)len, a->data);
+        out = default_out;
+    }
     const cw_crl_experiment *e = &a->e;
     if (e->alg != CW_CRL_LSCALE && e->alg != CW_CRL_FSAMPLE && e->alg != CW_CRL_UMNI)
         return cli_error(cmd, "user data: only lscale, fsample and umni (linear mixing) are supported");
@@ -189,14 +198,14 @@ int cli_crl_user_data(const char *cmd, const cli_crl_args *a) {
     char *cfg = NULL;
     if (st == CW_OK) {
         cfg = cw_crl_experiment_json(e);
-        st = write_output(a->out, a->data, a->env_key, &f, cfg, e->seed);
+        st = write_output(out, a->data, a->env_key, &f, cfg, e->seed);
     }
     if (st == CW_OK && a->dag) st = write_dag_files(a->dag, &f);
     if (st == CW_OK && !a->quiet) {
         int64_t edges = 0;
         for (int64_t i = 0; i < n * n; i++) edges += f.dag[i] != 0;
         printf("%s: %lld environments (observational '%s'), %lld latents, %lld DAG edges; wrote %s\n",
-               a->data, (long long)envs, a->obs_label, (long long)n, (long long)edges, a->out);
+               a->data, (long long)envs, a->obs_label, (long long)n, (long long)edges, out);
         for (int64_t i = 0; i < n; i++)
             for (int64_t j = 0; j < n; j++)
                 if (f.dag[i * n + j]) printf("  %s -> %s\n", f.names.s[i], f.names.s[j]);
