@@ -1,6 +1,7 @@
 /* cmd_bench.c: `causeway bench ...`: timing entry points. Each prints medians, p10/p90 and the
  * context (threads, OpenBLAS core, build flags, commit) so a number in a note can be reproduced.
  *   bench read FILE.h5ad   X read throughput in row blocks, as dense rows and as CSR rows
+ *   bench crl              stages of a score-based CRL run (cmd_bench_crl.c)
  *   bench all              every benchmark on data it generates itself
  */
 #include "cli/cli.h"
@@ -23,7 +24,7 @@
 
 char *openblas_get_corename(void);
 
-static void bench_context(FILE *f) {
+void cli_bench_context(FILE *f) {
     char commit[64];
     cli_git_commit(commit, sizeof commit);
     fprintf(f, "context: threads=%d openblas_core=%s commit=%s compiler=gcc-%d.%d\n",
@@ -121,7 +122,7 @@ static int bench_read(int argc, char **argv) {
     double *t = calloc((size_t)repeat, sizeof(double));
     json_t *out = json_object();
     if (!as_json) {
-        bench_context(stdout);
+        cli_bench_context(stdout);
         printf("file: %s  %lld cells x %lld genes, X %s, %lld stored entries, %.1f MB on disk\n",
                path, (long long)n, (long long)g, sparse ? "CSR" : "dense", (long long)nnz, file_mb);
         printf("%-10s %10s %10s %10s %12s %12s %22s\n", "read as", "median s", "p10 s", "p90 s",
@@ -197,6 +198,11 @@ static int bench_all(int argc, char **argv) {
                         "--batch-size", "32", NULL};
         rc = cmd_bench_train(9, args);
     }
+    if (!rc) {
+        printf("\n== score-based CRL stages (authors' default sizes)\n");
+        char *args[] = {"crl", "--repeat", "3", NULL};
+        rc = cmd_bench_crl(3, args);
+    }
     char rm[300];
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
     if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", dir);
@@ -208,11 +214,13 @@ int cmd_bench(int argc, char **argv) {
         printf("usage: causeway bench <what> [options]\n\n"
                "  read FILE.h5ad   X read throughput (dense and CSR row blocks)\n"
                "  train ...        training-step time of a model on random data (see bench train --help)\n"
+               "  crl              stages of a score-based CRL run: generation, scores, algorithms\n"
                "  all              every benchmark, on data generated on the fly\n");
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "read") == 0) return bench_read(argc - 1, argv + 1);
     if (strcmp(argv[1], "train") == 0) return cmd_bench_train(argc - 1, argv + 1);
+    if (strcmp(argv[1], "crl") == 0) return cmd_bench_crl(argc - 1, argv + 1);
     if (strcmp(argv[1], "all") == 0) return bench_all(argc - 1, argv + 1);
     return cli_error("bench", "unknown benchmark '%s' (see causeway bench --help)", argv[1]);
 }
