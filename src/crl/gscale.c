@@ -525,6 +525,77 @@ static void matvec_t_acc(double *out, const double *w, const double *v, int64_t 
     }
 }
 
+/* out (r) = tanh(W (r x c) v (c) + b (r)) */
+static void dense_tanh(double *out, const double *w, const double *v, const double *b, int64_t r,
+                       int64_t c) {
+    matvec(out, w, v, b, r, c);
+    for (int64_t i = 0; i < r; i++) out[i] = tanh(out[i]);
+}
+
+/* y = W x + b, W (r x c), given g = dL/dy (r): accumulates dw += g x^T, db += g and, when dx is
+ * not NULL, dx (c) += W^T g */
+static void dense_backward_acc(double *dx, double *dw, double *db, const double *g,
+                               const double *x, const double *w, int64_t r, int64_t c) {
+    for (int64_t i = 0; i < r; i++) {
+        double gi = g[i];
+        db[i] += gi;
+        for (int64_t j = 0; j < c; j++) dw[i * c + j] += gi * x[j];
+    }
+    if (dx) matvec_t_acc(dx, w, g, r, c);
+}
+
+/* y = tanh(p) (r): dp = dy (1 - y^2) */
+static void tanh_backward(double *dp, const double *dy, const double *y, int64_t r) {
+    for (int64_t i = 0; i < r; i++) dp[i] = dy[i] * (1.0 - y[i] * y[i]);
+}
+
+/* tangent through y = tanh(.): out (r x k) = diag(1 - y^2) t (r x k) */
+static void tanh_tangent(double *out, const double *y, const double *t, int64_t r, int64_t k) {
+    for (int64_t i = 0; i < r; i++) {
+        double g = 1.0 - y[i] * y[i];
+        for (int64_t q = 0; q < k; q++) out[i * k + q] = g * t[i * k + q];
+    }
+}
+
+/* out = diag(1 - y^2) t, given dout: dgain (r) = row sums of dout * t (overwritten, the
+ * gradient through the gains 1 - y^2), dt (r x k) += diag(1 - y^2) dout */
+static void tanh_tangent_backward(double *dgain, double *dt, const double *dout, const double *y,
+                                  const double *t, int64_t r, int64_t k) {
+    for (int64_t i = 0; i < r; i++) {
+        double g = 1.0 - y[i] * y[i], acc = 0;
+        for (int64_t q = 0; q < k; q++) {
+            acc += dout[i * k + q] * t[i * k + q];
+            dt[i * k + q] += g * dout[i * k + q];
+        }
+        dgain[i] = acc;
+    }
+}
+
+/* out (r x k) = W (r x c) t (c x k) */
+static void matmat(double *out, const double *w, const double *t, int64_t r, int64_t c,
+                   int64_t k) {
+    memset(out, 0, sizeof(double) * (size_t)(r * k));
+    for (int64_t i = 0; i < r; i++)
+        for (int64_t a = 0; a < c; a++) {
+            double wa = w[i * c + a];
+            for (int64_t q = 0; q < k; q++) out[i * k + q] += wa * t[a * k + q];
+        }
+}
+
+/* out = W t (matmat), given dout (r x k): accumulates dw += dout t^T, dt += W^T dout */
+static void matmat_backward_acc(double *dt, double *dw, const double *dout, const double *t,
+                                const double *w, int64_t r, int64_t c, int64_t k) {
+    for (int64_t i = 0; i < r; i++)
+        for (int64_t a = 0; a < c; a++) {
+            double acc = 0, wa = w[i * c + a];
+            for (int64_t q = 0; q < k; q++) {
+                acc += dout[i * k + q] * t[a * k + q];
+                dt[a * k + q] += wa * dout[i * k + q];
+            }
+            dw[i * c + a] += acc;
+        }
+}
+
 /* per-sample scratch of the MLP */
 typedef struct {
     double *e1, *e2, *zh, *q1, *q2, *xh;        /* h, h, n, h, h, d */
@@ -575,15 +646,11 @@ static double mlp_sample_forward(mlp_scratch *s, const double *P, const mlp_layo
                                  const double *x, const double *const *ds, int64_t row,
                                  int64_t d, int64_t n, int64_t h) {
     const double *xr = x + row * d;
-    matvec(s->e1, P + l->w1, xr, P + l->b1, h, d);
-    for (int64_t i = 0; i < h; i++) s->e1[i] = tanh(s->e1[i]);
-    matvec(s->e2, P + l->w2, s->e1, P + l->b2, h, h);
-    for (int64_t i = 0; i < h; i++) s->e2[i] = tanh(s->e2[i]);
+    dense_tanh(s->e1, P + l->w1, xr, P + l->b1, h, d);
+    dense_tanh(s->e2, P + l->w2, s->e1, P + l->b2, h, h);
     matvec(s->zh, P + l->w3, s->e2, P + l->b3, n, h);
-    matvec(s->q1, P + l->v1, s->zh, P + l->c1, h, n);
-    for (int64_t i = 0; i < h; i++) s->q1[i] = tanh(s->q1[i]);
-    matvec(s->q2, P + l->v2, s->q1, P + l->c2, h, h);
-    for (int64_t i = 0; i < h; i++) s->q2[i] = tanh(s->q2[i]);
+    dense_tanh(s->q1, P + l->v1, s->zh, P + l->c1, h, n);
+    dense_tanh(s->q2, P + l->v2, s->q1, P + l->c2, h, h);
     matvec(s->xh, P + l->v3, s->q2, P + l->c3, d, h);
     double r = 0;
     for (int64_t j = 0; j < d; j++) {
@@ -591,27 +658,10 @@ static double mlp_sample_forward(mlp_scratch *s, const double *P, const mlp_layo
         r += e * e;
     }
     /* tangents: T1 = diag(g1) V1, M2 = V2 T1, T2 = diag(g2) M2, J = V3 T2 */
-    const double *v1 = P + l->v1, *v2 = P + l->v2, *v3 = P + l->v3;
-    for (int64_t i = 0; i < h; i++) {
-        double g1 = 1.0 - s->q1[i] * s->q1[i];
-        for (int64_t k = 0; k < n; k++) s->t1[i * n + k] = g1 * v1[i * n + k];
-    }
-    memset(s->m2, 0, sizeof(double) * (size_t)(h * n));
-    for (int64_t i = 0; i < h; i++)
-        for (int64_t a = 0; a < h; a++) {
-            double w = v2[i * h + a];
-            for (int64_t k = 0; k < n; k++) s->m2[i * n + k] += w * s->t1[a * n + k];
-        }
-    for (int64_t i = 0; i < h; i++) {
-        double g2 = 1.0 - s->q2[i] * s->q2[i];
-        for (int64_t k = 0; k < n; k++) s->t2[i * n + k] = g2 * s->m2[i * n + k];
-    }
-    memset(s->jac, 0, sizeof(double) * (size_t)(d * n));
-    for (int64_t j = 0; j < d; j++)
-        for (int64_t a = 0; a < h; a++) {
-            double w = v3[j * h + a];
-            for (int64_t k = 0; k < n; k++) s->jac[j * n + k] += w * s->t2[a * n + k];
-        }
+    tanh_tangent(s->t1, s->q1, P + l->v1, h, n);
+    matmat(s->m2, P + l->v2, s->t1, h, h, n);
+    tanh_tangent(s->t2, s->q2, s->m2, h, n);
+    matmat(s->jac, P + l->v3, s->t2, d, h, n);
     for (int64_t m = 0; m < n; m++) {
         const double *dsr = ds[m] + row * d;
         for (int64_t k = 0; k < n; k++) {
@@ -641,46 +691,14 @@ static void mlp_sample_backward(mlp_scratch *s, const double *P, const mlp_layou
             for (int64_t k = 0; k < n; k++) s->dj[j * n + k] += a * dsv[m * n + k];
         }
     }
-    /* J = V3 T2: dV3 += dJ T2^T; dT2 = V3^T dJ */
+    /* J = V3 T2, T2 = diag(g2) M2, M2 = V2 T1, T1 = diag(g1) V1 */
     memset(s->dt2, 0, sizeof(double) * (size_t)(h * n));
-    for (int64_t j = 0; j < d; j++)
-        for (int64_t a = 0; a < h; a++) {
-            double acc = 0, w = v3[j * h + a];
-            for (int64_t k = 0; k < n; k++) {
-                acc += s->dj[j * n + k] * s->t2[a * n + k];
-                s->dt2[a * n + k] += w * s->dj[j * n + k];
-            }
-            G[l->v3 + j * h + a] += acc;
-        }
-    /* T2 = diag(g2) M2 */
-    for (int64_t i = 0; i < h; i++) {
-        double g2 = 1.0 - s->q2[i] * s->q2[i], acc = 0;
-        for (int64_t k = 0; k < n; k++) {
-            acc += s->dt2[i * n + k] * s->m2[i * n + k];
-            s->dm2[i * n + k] = g2 * s->dt2[i * n + k];
-        }
-        s->dg2[i] = acc;
-    }
-    /* M2 = V2 T1: dV2 += dM2 T1^T; dT1 = V2^T dM2 */
+    matmat_backward_acc(s->dt2, G + l->v3, s->dj, s->t2, v3, d, h, n);
+    memset(s->dm2, 0, sizeof(double) * (size_t)(h * n));
+    tanh_tangent_backward(s->dg2, s->dm2, s->dt2, s->q2, s->m2, h, n);
     memset(s->dt1, 0, sizeof(double) * (size_t)(h * n));
-    for (int64_t i = 0; i < h; i++)
-        for (int64_t a = 0; a < h; a++) {
-            double acc = 0, w = v2[i * h + a];
-            for (int64_t k = 0; k < n; k++) {
-                acc += s->dm2[i * n + k] * s->t1[a * n + k];
-                s->dt1[a * n + k] += w * s->dm2[i * n + k];
-            }
-            G[l->v2 + i * h + a] += acc;
-        }
-    /* T1 = diag(g1) V1 */
-    for (int64_t i = 0; i < h; i++) {
-        double g1 = 1.0 - s->q1[i] * s->q1[i], acc = 0;
-        for (int64_t k = 0; k < n; k++) {
-            acc += s->dt1[i * n + k] * v1[i * n + k];
-            G[l->v1 + i * n + k] += g1 * s->dt1[i * n + k];
-        }
-        s->dg1[i] = acc;
-    }
+    matmat_backward_acc(s->dt1, G + l->v2, s->dm2, s->t1, v2, h, h, n);
+    tanh_tangent_backward(s->dg1, G + l->v1, s->dt1, s->q1, v1, h, n);
     /* g = 1 - q^2 */
     for (int64_t i = 0; i < h; i++) {
         s->dq2[i] = -2.0 * s->q2[i] * s->dg2[i];
@@ -688,51 +706,22 @@ static void mlp_sample_backward(mlp_scratch *s, const double *P, const mlp_layou
     }
     /* xh = V3 q2 + c3 */
     for (int64_t j = 0; j < d; j++) s->dxh[j] = 2.0 * coef_mse * (s->xh[j] - xr[j]);
-    for (int64_t j = 0; j < d; j++) {
-        double g = s->dxh[j];
-        G[l->c3 + j] += g;
-        for (int64_t a = 0; a < h; a++) G[l->v3 + j * h + a] += g * s->q2[a];
-    }
-    matvec_t_acc(s->dq2, v3, s->dxh, d, h);
+    dense_backward_acc(s->dq2, G + l->v3, G + l->c3, s->dxh, s->q2, v3, d, h);
     /* q2 = tanh(V2 q1 + c2) */
-    for (int64_t i = 0; i < h; i++) s->dp[i] = s->dq2[i] * (1.0 - s->q2[i] * s->q2[i]);
-    for (int64_t i = 0; i < h; i++) {
-        double g = s->dp[i];
-        G[l->c2 + i] += g;
-        for (int64_t a = 0; a < h; a++) G[l->v2 + i * h + a] += g * s->q1[a];
-    }
-    matvec_t_acc(s->dq1, v2, s->dp, h, h);
+    tanh_backward(s->dp, s->dq2, s->q2, h);
+    dense_backward_acc(s->dq1, G + l->v2, G + l->c2, s->dp, s->q1, v2, h, h);
     /* q1 = tanh(V1 zh + c1) */
-    for (int64_t i = 0; i < h; i++) s->dp[i] = s->dq1[i] * (1.0 - s->q1[i] * s->q1[i]);
+    tanh_backward(s->dp, s->dq1, s->q1, h);
     memset(s->dzh, 0, sizeof(double) * (size_t)n);
-    for (int64_t i = 0; i < h; i++) {
-        double g = s->dp[i];
-        G[l->c1 + i] += g;
-        for (int64_t k = 0; k < n; k++) G[l->v1 + i * n + k] += g * s->zh[k];
-    }
-    matvec_t_acc(s->dzh, v1, s->dp, h, n);
-    /* encoder: zh = W3 e2 + b3 */
-    const double *w2 = P + l->w2, *w3 = P + l->w3;
+    dense_backward_acc(s->dzh, G + l->v1, G + l->c1, s->dp, s->zh, v1, h, n);
+    /* encoder: zh = W3 e2 + b3, e2 = tanh(W2 e1 + b2), e1 = tanh(W1 x + b1) */
     memset(s->de, 0, sizeof(double) * (size_t)h);
-    for (int64_t k = 0; k < n; k++) {
-        double g = s->dzh[k];
-        G[l->b3 + k] += g;
-        for (int64_t a = 0; a < h; a++) G[l->w3 + k * h + a] += g * s->e2[a];
-    }
-    matvec_t_acc(s->de, w3, s->dzh, n, h);
-    for (int64_t i = 0; i < h; i++) s->dp[i] = s->de[i] * (1.0 - s->e2[i] * s->e2[i]);
+    dense_backward_acc(s->de, G + l->w3, G + l->b3, s->dzh, s->e2, P + l->w3, n, h);
+    tanh_backward(s->dp, s->de, s->e2, h);
     memset(s->de, 0, sizeof(double) * (size_t)h);
-    for (int64_t i = 0; i < h; i++) {
-        double g = s->dp[i];
-        G[l->b2 + i] += g;
-        for (int64_t a = 0; a < h; a++) G[l->w2 + i * h + a] += g * s->e1[a];
-    }
-    matvec_t_acc(s->de, w2, s->dp, h, h);
-    for (int64_t i = 0; i < h; i++) {
-        double g = s->de[i] * (1.0 - s->e1[i] * s->e1[i]);
-        G[l->b1 + i] += g;
-        for (int64_t j = 0; j < d; j++) G[l->w1 + i * d + j] += g * xr[j];
-    }
+    dense_backward_acc(s->de, G + l->w2, G + l->b2, s->dp, s->e1, P + l->w2, h, h);
+    tanh_backward(s->dp, s->de, s->e1, h);
+    dense_backward_acc(NULL, G + l->w1, G + l->b1, s->dp, xr, P + l->w1, h, d);
 }
 
 /* Work space for batch passes: per thread a scratch block and a gradient accumulator. */
@@ -775,22 +764,34 @@ static cw_status mlp_ws_init(mlp_ws *w, int64_t d, int64_t n, int64_t h, int64_t
     return CW_OK;
 }
 
+/* thread t's gradient accumulator in w->mem, after its scratch block */
+static double *mlp_ws_grad(const mlp_ws *w, int64_t t) {
+    int64_t ss = mlp_scratch_size(w->d, w->n, w->h);
+    return w->mem + t * (ss + w->l.total) + ss;
+}
+
+/* binds the calling thread's scratch block and gradient accumulator */
+static void mlp_thread_scratch(mlp_scratch *s, const mlp_ws *w) {
+    int64_t tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+#endif
+    int64_t per = mlp_scratch_size(w->d, w->n, w->h) + w->l.total;
+    mlp_scratch_bind(s, w->mem + tid * per, w->d, w->n, w->h);
+    s->grad = mlp_ws_grad(w, tid);
+}
+
 /* One pass over rows[0..b-1]: D (n x n, env m, latent k) = mean |sv|, mse = mean ||xh - x||^2;
  * if grad != NULL, the gradient of sum|D - I| + lambda mse (overwritten). */
 static void mlp_pass(mlp_ws *w, double *D, double *jac_term, double *msep, double *grad,
                      const double *P, const double *x, const double *const *ds,
                      const int64_t *rows, int64_t b, double lambda_mse) {
     int64_t d = w->d, n = w->n, h = w->h, nth = w->nthreads;
-    int64_t per = mlp_scratch_size(d, n, h) + w->l.total;
     const mlp_layout *l = &w->l;
 #pragma omp parallel for schedule(static) num_threads((int)nth)
     for (int64_t i = 0; i < b; i++) {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
         mlp_scratch s;
-        mlp_scratch_bind(&s, w->mem + tid * per, d, n, h);
+        mlp_thread_scratch(&s, w);
         int64_t row = rows ? rows[i] : i;
         w->mse[i] = mlp_sample_forward(&s, P, l, x, ds, row, d, n, h);
         memcpy(w->sv + i * n * n, s.sv, sizeof(double) * (size_t)(n * n));
@@ -815,17 +816,11 @@ static void mlp_pass(mlp_ws *w, double *D, double *jac_term, double *msep, doubl
     for (int64_t m = 0; m < n; m++)
         for (int64_t k = 0; k < n; k++) gd[m * n + k] = sgn(D[m * n + k] - (m == k ? 1.0 : 0.0));
     for (int64_t t = 0; t < nth; t++)
-        memset(w->mem + t * per + mlp_scratch_size(d, n, h), 0,
-               sizeof(double) * (size_t)l->total);
+        memset(mlp_ws_grad(w, t), 0, sizeof(double) * (size_t)l->total);
 #pragma omp parallel for schedule(static) num_threads((int)nth)
     for (int64_t i = 0; i < b; i++) {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
         mlp_scratch s;
-        mlp_scratch_bind(&s, w->mem + tid * per, d, n, h);
-        s.grad = w->mem + tid * per + mlp_scratch_size(d, n, h);
+        mlp_thread_scratch(&s, w);
         int64_t row = rows ? rows[i] : i;
         mlp_sample_forward(&s, P, l, x, ds, row, d, n, h);
         double dsv[CW_METRIC_MAX];
@@ -834,7 +829,7 @@ static void mlp_pass(mlp_ws *w, double *D, double *jac_term, double *msep, doubl
     }
     memset(grad, 0, sizeof(double) * (size_t)l->total);
     for (int64_t t = 0; t < nth; t++) {
-        const double *g = w->mem + t * per + mlp_scratch_size(d, n, h);
+        const double *g = mlp_ws_grad(w, t);
         for (int64_t q = 0; q < l->total; q++) grad[q] += g[q];
     }
 }
@@ -1040,10 +1035,8 @@ cw_status cw_gscale_encode(const cw_gscale_result *r, const double *x, int64_t c
     const double *P = r->params;
     for (int64_t i = 0; i < count; i++) {
         double *e1 = buf, *e2 = buf + h;
-        matvec(e1, P + l.w1, x + i * d, P + l.b1, h, d);
-        for (int64_t a = 0; a < h; a++) e1[a] = tanh(e1[a]);
-        matvec(e2, P + l.w2, e1, P + l.b2, h, h);
-        for (int64_t a = 0; a < h; a++) e2[a] = tanh(e2[a]);
+        dense_tanh(e1, P + l.w1, x + i * d, P + l.b1, h, d);
+        dense_tanh(e2, P + l.w2, e1, P + l.b2, h, h);
         matvec(z_hat + i * n, P + l.w3, e2, P + l.b3, n, h);
     }
     cw_free(buf);
