@@ -41,7 +41,7 @@ $(LIB): $(LIB_OBJ)
 $(PROG): $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/test_util.h tests/double_build.h $(LIB) $(CLI_SRC) $(wildcard src/*/*.h)
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB) $(CLI_SRC) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) $(CMOCKA_LIBS)
 

@@ -4,9 +4,7 @@
  * with CW_REAL_DOUBLE defined and the .c files #included, every nn and score-network symbol is
  * defined in the test's translation unit, so the float members of libcauseway.a are not linked
  * (the Gaussian estimator and LAPACK wrappers, double anyway, still come from the library).
- * Also the checks' constants, equal to double_build.h's (central differences with step GC_H,
- * tolerance GC_TOL on |an - num| / max(|an| + |num|, GC_FLOOR), gradient buffers prefilled with
- * GC_PREFILL so that a backward that assigns instead of accumulating fails). */
+ * The checks' constants and comparison: tests/gradcheck.h, as for double_build.h. */
 #ifndef CWT_DOUBLE_BUILD_CRL_H
 #define CWT_DOUBLE_BUILD_CRL_H
 
@@ -19,9 +17,6 @@
 
 _Static_assert(sizeof(real) == sizeof(double), "the gradient check must be built in double");
 
-#define GC_H 1e-5
-#define GC_TOL 1e-6
-#define GC_FLOOR 1e-4
-#define GC_PREFILL 0.25
+#include "gradcheck.h"
 
 #endif

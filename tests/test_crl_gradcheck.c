@@ -24,27 +24,13 @@
 
 static double g_worst_all = 0;
 
-typedef double (*gc_objective)(void *ctx);
-
 static void gc_tensor(const char *what, gc_objective f, void *ctx, real *x, const real *grad,
                       int64_t n) {
-    double worst = 0, wan = 0, wnum = 0;
-    int64_t wi = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const real save = x[i];
-        x[i] = save + GC_H;
-        const double fp = f(ctx);
-        x[i] = save - GC_H;
-        const double fm = f(ctx);
-        x[i] = save;
-        const double num = (fp - fm) / (2 * GC_H), an = grad[i] - GC_PREFILL;
-        const double rel = fabs(an - num) / fmax(fabs(an) + fabs(num), GC_FLOOR);
-        if (!(rel <= worst)) worst = rel, wi = i, wan = an, wnum = num;
-    }
+    const gc_result r = gc_compare(f, ctx, x, grad, n, GC_FLOOR);
     printf("  gradcheck %-16s %4lld elems  worst rel %.2e  [%lld] an %+.10f num %+.10f\n", what,
-           (long long)n, worst, (long long)wi, wan, wnum);
-    if (worst > g_worst_all) g_worst_all = worst;
-    assert_true(worst < GC_TOL);
+           (long long)n, r.worst, (long long)r.i, r.an, r.num);
+    if (r.worst > g_worst_all) g_worst_all = r.worst;
+    assert_true(r.worst < GC_TOL);
 }
 
 /* ---- SSM ------------------------------------------------------------------------------------ */

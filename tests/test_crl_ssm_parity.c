@@ -15,73 +15,10 @@
  */
 #include "double_build_crl.h"
 
+#include "fixture_reader.h"
 #include "test_util.h"
 
 #include <math.h>
-
-enum { REC_F64 = 1, REC_I64 = 2, MAX_RECS = 64 };
-
-typedef struct {
-    char name[64];
-    int32_t type;
-    int64_t count;
-    void *data; /* 8-byte aligned copy */
-} rec;
-
-typedef struct {
-    char *buf, *aligned;
-    int n;
-    rec r[MAX_RECS];
-} fixture;
-
-static int load_fixture(fixture *fx, const char *path) {
-    memset(fx, 0, sizeof *fx);
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    const long size = ftell(f);
-    assert_true(size >= 8);
-    rewind(f);
-    fx->buf = malloc((size_t)size);
-    assert_non_null(fx->buf);
-    assert_int_equal(fread(fx->buf, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    assert_memory_equal(fx->buf, "CWSSMP01", 8);
-    fx->aligned = malloc((size_t)size + 8 * MAX_RECS);
-    assert_non_null(fx->aligned);
-    long off = 8, ao = 0;
-    while (off < size) {
-        assert_true(fx->n < MAX_RECS);
-        rec *r = &fx->r[fx->n++];
-        int32_t len;
-        assert_true(off + 4 <= size);
-        memcpy(&len, fx->buf + off, 4), off += 4;
-        assert_true(len > 0 && len < (int32_t)sizeof r->name && off + len + 12 <= size);
-        memcpy(r->name, fx->buf + off, (size_t)len), off += len;
-        r->name[len] = 0;
-        memcpy(&r->type, fx->buf + off, 4), off += 4;
-        memcpy(&r->count, fx->buf + off, 8), off += 8;
-        assert_true((r->type == REC_F64 || r->type == REC_I64) && r->count >= 0);
-        const long nb = (long)r->count * 8;
-        assert_true(off + nb <= size);
-        memcpy(fx->aligned + ao, fx->buf + off, (size_t)nb);
-        r->data = fx->aligned + ao, off += nb, ao += nb;
-    }
-    return 1;
-}
-
-static const void *get(const fixture *fx, const char *name, int type, int64_t count) {
-    for (int i = 0; i < fx->n; i++)
-        if (!strcmp(fx->r[i].name, name)) {
-            assert_int_equal(fx->r[i].type, type);
-            if (fx->r[i].count != count)
-                fail_msg("fixture record %s: %lld values, expected %lld", name,
-                         (long long)fx->r[i].count, (long long)count);
-            return fx->r[i].data;
-        }
-    fail_msg("fixture record %s missing", name);
-    return NULL;
-}
 
 static double g_worst = 0;
 
@@ -105,14 +42,14 @@ static void test_ssm_parity(void **state) {
     (void)state;
     char path[512];
     cwt_fixture(path, sizeof path, "ssm_parity.bin");
-    fixture fx;
-    if (!load_fixture(&fx, path)) {
+    fxr_file fx;
+    if (!fxr_load(&fx, path, "CWSSMP01")) {
         printf("  %s absent: run /usr/bin/python3 tests/py/make_ssm_parity.py\n", path);
         skip();
     }
-    const int64_t *sz = get(&fx, "cfg.sizes", REC_I64, 5);
+    const int64_t *sz = fxr_get(&fx, "cfg.sizes", FXR_I64, 5);
     const int64_t p = sz[0], h = sz[1], b = sz[2], k = sz[3], nsteps = sz[4];
-    const double *cr = get(&fx, "cfg.real", REC_F64, 5);
+    const double *cr = fxr_get(&fx, "cfg.real", FXR_F64, 5);
     const double lambda1 = cr[0], lr = cr[1], beta1 = cr[2], beta2 = cr[3], eps = cr[4];
     printf("  p %lld, H %lld, B %lld, K %lld slices, lambda1 %g, Adam lr %g betas (%g, %g)\n",
            (long long)p, (long long)h, (long long)b, (long long)k, lambda1, lr, beta1, beta2);
@@ -125,11 +62,12 @@ static void test_ssm_parity(void **state) {
     for (int t = 0; t < 6; t++) {
         char nm[32];
         snprintf(nm, sizeof nm, "param/%s", names[t]);
-        memcpy(m.params + off, get(&fx, nm, REC_F64, sizes[t]), sizeof(double) * (size_t)sizes[t]);
+        memcpy(m.params + off, fxr_get(&fx, nm, FXR_F64, sizes[t]),
+               sizeof(double) * (size_t)sizes[t]);
         offs[t] = off, off += sizes[t];
     }
     assert_int_equal(off, m.nparams);
-    const double *x = get(&fx, "x", REC_F64, b * p), *v = get(&fx, "v", REC_F64, k * b * p);
+    const double *x = fxr_get(&fx, "x", FXR_F64, b * p), *v = fxr_get(&fx, "v", FXR_F64, k * b * p);
 
     real *scratch = malloc(sizeof(real) * (size_t)cw_ssm_scratch_len(p, h, b));
     real *grad = calloc((size_t)m.nparams, sizeof(real));
@@ -141,13 +79,14 @@ static void test_ssm_parity(void **state) {
     for (int64_t i = 0; i < b * p; i++) sq += s[i] * s[i];
     const double hvp = loss0 - 0.5 * sq / (double)b;
 
-    expect_close("s(x)", s, get(&fx, "s", REC_F64, b * p), b * p, 1e-12, 1e-10);
-    expect_close("loss.hvp", &hvp, get(&fx, "loss.hvp", REC_F64, 1), 1, 1e-12, 1e-10);
-    expect_close("loss.total", &loss, get(&fx, "loss.total", REC_F64, 1), 1, 1e-12, 1e-10);
+    expect_close("s(x)", s, fxr_get(&fx, "s", FXR_F64, b * p), b * p, 1e-12, 1e-10);
+    expect_close("loss.hvp", &hvp, fxr_get(&fx, "loss.hvp", FXR_F64, 1), 1, 1e-12, 1e-10);
+    expect_close("loss.total", &loss, fxr_get(&fx, "loss.total", FXR_F64, 1), 1, 1e-12, 1e-10);
     for (int t = 0; t < 6; t++) {
         char nm[32];
         snprintf(nm, sizeof nm, "grad/%s", names[t]);
-        expect_close(nm, grad + offs[t], get(&fx, nm, REC_F64, sizes[t]), sizes[t], 1e-12, 1e-10);
+        expect_close(nm, grad + offs[t], fxr_get(&fx, nm, FXR_F64, sizes[t]), sizes[t], 1e-12,
+                     1e-10);
     }
 
     /* nsteps Adam steps on the same batch and slices, as cw_ssm_fit steps */
@@ -159,12 +98,12 @@ static void test_ssm_parity(void **state) {
         cw_ssm_loss_grad(&m, x, v, b, k, lambda1, &step_losses[t - 1], grad, NULL, scratch);
         cw_adam_update(m.params, grad, am, av, m.nparams, lr, beta1, beta2, eps, t);
     }
-    expect_close("step_losses", step_losses, get(&fx, "step_losses", REC_F64, nsteps), nsteps,
+    expect_close("step_losses", step_losses, fxr_get(&fx, "step_losses", FXR_F64, nsteps), nsteps,
                  1e-12, 1e-10);
     for (int t = 0; t < 6; t++) {
         char nm[32];
         snprintf(nm, sizeof nm, "final/%s", names[t]);
-        expect_close(nm, m.params + offs[t], get(&fx, nm, REC_F64, sizes[t]), sizes[t], 1e-11,
+        expect_close(nm, m.params + offs[t], fxr_get(&fx, nm, FXR_F64, sizes[t]), sizes[t], 1e-11,
                      1e-10);
     }
     /* the steps moved the parameters by about lr per step (the comparison is not vacuous) */
@@ -172,7 +111,7 @@ static void test_ssm_parity(void **state) {
     for (int t = 0; t < 6; t++) {
         char nm[32];
         snprintf(nm, sizeof nm, "param/%s", names[t]);
-        const double *p0 = get(&fx, nm, REC_F64, sizes[t]);
+        const double *p0 = fxr_get(&fx, nm, FXR_F64, sizes[t]);
         for (int64_t i = 0; i < sizes[t]; i++)
             moved = fmax(moved, fabs(m.params[offs[t] + i] - p0[i]));
     }
@@ -180,7 +119,7 @@ static void test_ssm_parity(void **state) {
     assert_true(moved > 0.5 * lr * (double)nsteps);
     printf("  worst over all tensors: %.2e of tolerance\n", g_worst);
     free(scratch), free(grad), free(s), free(am), free(av), free(step_losses);
-    free(fx.buf), free(fx.aligned);
+    fxr_free(&fx);
     cw_ssm_free(&m);
 }
 

@@ -10,6 +10,7 @@
  * soft; the default atol_eigv's failure mode on soft data); parity with the independent numpy
  * reference tests/py/make_umni_parity.py (fixture tests/fixtures/umni_parity.bin); error paths.
  */
+#include "fixture_reader.h"
 #include "test_util.h"
 
 #include "core/alloc.h"
@@ -538,92 +539,29 @@ static void test_generated_default_atol(void **state) {
  * R_w eigendecompositions must match exactly; encoders (both sides: unit rows, largest |entry|
  * positive) within atol 1e-9 + rtol 1e-7 |ref|; the worst element is printed as that ratio. */
 
-enum { PREC_F64 = 1, PREC_I64 = 2, PMAX_RECS = 32 };
-
-typedef struct {
-    char name[32];
-    int32_t type;
-    int64_t count;
-    void *data;
-} prec;
-
-typedef struct {
-    char *buf, *aligned;
-    int n;
-    prec r[PMAX_RECS];
-} pfixture;
-
-static int pload(pfixture *fx, const char *path) {
-    memset(fx, 0, sizeof *fx);
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    const long size = ftell(f);
-    assert_true(size >= 8);
-    rewind(f);
-    fx->buf = malloc((size_t)size);
-    fx->aligned = malloc((size_t)size + 8 * PMAX_RECS);
-    assert_true(fx->buf && fx->aligned);
-    assert_int_equal(fread(fx->buf, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    assert_memory_equal(fx->buf, "CWUMNP01", 8);
-    long off = 8, ao = 0;
-    while (off < size) {
-        assert_true(fx->n < PMAX_RECS);
-        prec *r = &fx->r[fx->n++];
-        int32_t len;
-        assert_true(off + 4 <= size);
-        memcpy(&len, fx->buf + off, 4), off += 4;
-        assert_true(len > 0 && len < (int32_t)sizeof r->name && off + len + 12 <= size);
-        memcpy(r->name, fx->buf + off, (size_t)len), off += len;
-        r->name[len] = 0;
-        memcpy(&r->type, fx->buf + off, 4), off += 4;
-        memcpy(&r->count, fx->buf + off, 8), off += 8;
-        assert_true((r->type == PREC_F64 || r->type == PREC_I64) && r->count >= 0);
-        const long nb = (long)r->count * 8;
-        assert_true(off + nb <= size);
-        memcpy(fx->aligned + ao, fx->buf + off, (size_t)nb); /* 8-byte aligned copy */
-        r->data = fx->aligned + ao, off += nb, ao += nb;
-    }
-    return 1;
-}
-
-static const void *pget(const pfixture *fx, const char *name, int type, int64_t count) {
-    for (int i = 0; i < fx->n; i++)
-        if (!strcmp(fx->r[i].name, name)) {
-            assert_int_equal(fx->r[i].type, type);
-            if (fx->r[i].count != count)
-                fail_msg("fixture record %s: %lld values, expected %lld", name,
-                         (long long)fx->r[i].count, (long long)count);
-            return fx->r[i].data;
-        }
-    fail_msg("fixture record %s missing", name);
-    return NULL;
-}
-
 static void test_parity_numpy(void **state) {
     (void)state;
     char path[256];
     cwt_fixture(path, sizeof path, "umni_parity.bin");
-    pfixture fx;
-    if (!pload(&fx, path)) {
+    fxr_file fx;
+    if (!fxr_load(&fx, path, "CWUMNP01")) {
         fprintf(stderr, "  %s absent: regenerate with /usr/bin/python3 "
                 "tests/py/make_umni_parity.py\n", path);
         skip();
     }
-    const int64_t n = *(const int64_t *)pget(&fx, "n", PREC_I64, 1);
-    const int64_t d = *(const int64_t *)pget(&fx, "d", PREC_I64, 1);
+    const int64_t n = fxr_get_i64(&fx, "n");
+    const int64_t d = fxr_get_i64(&fx, "d");
     assert_true(n >= 1 && n <= MAXN && d >= n);
-    const int64_t *count = pget(&fx, "count", PREC_I64, n + 1);
+    const int64_t *count = fxr_get(&fx, "count", FXR_I64, n + 1);
     const double *x[MAXN + 1], *ds[MAXN];
     char name[16];
     for (int64_t e = 0; e <= n; e++) {
         snprintf(name, sizeof name, "x%lld", (long long)e);
-        x[e] = pget(&fx, name, PREC_F64, count[e] * d);
+        x[e] = fxr_get(&fx, name, FXR_F64, count[e] * d);
     }
     for (int64_t m = 1; m <= n; m++) {
         snprintf(name, sizeof name, "ds%lld", (long long)m);
-        ds[m - 1] = pget(&fx, name, PREC_F64, count[0] * d);
+        ds[m - 1] = fxr_get(&fx, name, FXR_F64, count[0] * d);
     }
     cw_umni_opts o;
     cw_umni_defaults(&o);
@@ -632,7 +570,7 @@ static void test_parity_numpy(void **state) {
     assert_int_equal(cw_umni_run(&res, x, count, ds, n, d, &o), CW_OK);
     const char *inames[] = {"w_c", "w", "g_s", "g_h"};
     for (int k = 0; k < 4; k++) {
-        const int64_t *ref = pget(&fx, inames[k], PREC_I64, n * n);
+        const int64_t *ref = fxr_get(&fx, inames[k], FXR_I64, n * n);
         for (int64_t a = 0; a < n * n; a++) {
             int64_t v = k == 0 ? res.w_c[a] : k == 1 ? res.w[a] : k == 2 ? res.g_s[a] : res.g_h[a];
             if (v != ref[a])
@@ -640,11 +578,11 @@ static void test_parity_numpy(void **state) {
                          (long long)(a % n), (long long)v, (long long)ref[a]);
         }
     }
-    assert_int_equal(res.evaluated, *(const int64_t *)pget(&fx, "evaluated", PREC_I64, 1));
+    assert_int_equal(res.evaluated, *(const int64_t *)fxr_get(&fx, "evaluated", FXR_I64, 1));
     const char *enames[] = {"enc_c", "enc_s", "enc_h"};
     const double atol = 1e-9, rtol = 1e-7;
     for (int k = 0; k < 3; k++) {
-        const double *ref = pget(&fx, enames[k], PREC_F64, n * d);
+        const double *ref = fxr_get(&fx, enames[k], FXR_F64, n * d);
         const double *c = k == 0 ? res.enc_c : k == 1 ? res.enc_s : res.enc_h;
         double worst = 0, wabs = 0;
         int64_t warg = 0;
@@ -657,8 +595,7 @@ static void test_parity_numpy(void **state) {
         assert_true(worst <= 1.0);
     }
     cw_umni_result_free(&res);
-    free(fx.buf);
-    free(fx.aligned);
+    fxr_free(&fx);
 }
 
 static void test_errors(void **state) {

@@ -149,6 +149,8 @@ static double total_loss(gc_ctx *c) {
     return l.total;
 }
 
+static double total_loss_obj(void *c) { return total_loss(c); }
+
 static void case_config(cw_cmvae_config *cfg, const fam_case *fc, double sigma) {
     cw_cmvae_config_default(cfg, TG, TZ, TC);
     cfg->kind = fc->kind;
@@ -245,26 +247,8 @@ static double gradcheck(gc_ctx *c) {
         real *p = m->params + m->table.offset[t];
         const real *gr = m->grads + m->table.offset[t];
         const int64_t n = m->table.rows[t] * m->table.cols[t];
-        double worst = 0, w_an = 0, w_num = 0;
-        int64_t wi = 0;
-        for (int64_t i = 0; i < n; i++) {
-            const real save = p[i];
-            p[i] = save + GC_H;
-            const double fp = total_loss(c);
-            p[i] = save - GC_H;
-            const double fm = total_loss(c);
-            p[i] = save;
-            const double num = (fp - fm) / (2 * GC_H);
-            const double an = gr[i] - GC_PREFILL;
-            const double rel = fabs(an - num) / fmax(fabs(an) + fabs(num), floor_);
-            if (fabs(an - num) > g_worst_abs) g_worst_abs = fabs(an - num);
-            if (!(rel <= worst)) {
-                worst = rel;
-                wi = i;
-                w_an = an;
-                w_num = num;
-            }
-        }
+        const gc_result r = gc_compare(total_loss_obj, c, p, gr, n, floor_);
+        if (r.max_abs > g_worst_abs) g_worst_abs = r.max_abs;
         checked += n;
         /* no tensor's check may be vacuous (e.g. a dead ReLU channel or GAT logits that never
          * straddle the LeakyReLU kink would leave att_dst with an exactly zero gradient) */
@@ -272,11 +256,11 @@ static double gradcheck(gc_ctx *c) {
         for (int64_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(gr[i] - GC_PREFILL));
         if (!(gmax > 1e-9)) printf("      %-22s has an all-zero gradient\n", m->table.names[t]);
         assert_true(gmax > 1e-9);
-        if (worst >= GC_TOL || getenv("CW_VERBOSE"))
+        if (r.worst >= GC_TOL || getenv("CW_VERBOSE"))
             printf("      %-22s %4lld elems  worst rel %.2e  [%lld] an %+.10e num %+.10e\n",
-                   m->table.names[t], (long long)n, worst, (long long)wi, w_an, w_num);
-        if (worst > case_worst) case_worst = worst;
-        assert_true(worst < GC_TOL);
+                   m->table.names[t], (long long)n, r.worst, (long long)r.i, r.an, r.num);
+        if (r.worst > case_worst) case_worst = r.worst;
+        assert_true(r.worst < GC_TOL);
     }
     assert_int_equal(checked, m->table.total);
     printf("      %lld parameters in %d tensors, floor %.2e: worst rel %.2e\n", (long long)checked,

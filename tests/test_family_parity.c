@@ -22,85 +22,10 @@
  */
 #include "models/cmvae.h"
 
+#include "fixture_reader.h"
 #include "test_util.h"
 
 #include <math.h>
-
-/* ---- fixture records ------------------------------------------------------------------------ */
-
-enum { REC_F32 = 0, REC_F64 = 1, REC_I64 = 2, MAX_RECS = 256 };
-
-typedef struct {
-    char name[64];
-    int32_t type;
-    int64_t count;
-    void *data; /* into fixture.aligned (8-byte aligned) */
-} rec;
-
-typedef struct {
-    char *buf;
-    char *aligned; /* each record's payload copied to an 8-byte aligned offset */
-    int n;
-    rec r[MAX_RECS];
-} fixture;
-
-static int load_fixture(fixture *fx, const char *path) {
-    memset(fx, 0, sizeof *fx);
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    const long size = ftell(f);
-    assert_true(size >= 8);
-    rewind(f);
-    fx->buf = malloc((size_t)size);
-    assert_non_null(fx->buf);
-    assert_int_equal(fread(fx->buf, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    assert_memory_equal(fx->buf, "CWFAMP01", 8);
-    fx->aligned = malloc((size_t)size + 8 * MAX_RECS);
-    assert_non_null(fx->aligned);
-    long off = 8, ao = 0;
-    while (off < size) {
-        assert_true(fx->n < MAX_RECS);
-        rec *r = &fx->r[fx->n++];
-        int32_t len;
-        assert_true(off + 4 <= size);
-        memcpy(&len, fx->buf + off, 4), off += 4;
-        assert_true(len > 0 && len < (int32_t)sizeof r->name && off + len + 12 <= size);
-        memcpy(r->name, fx->buf + off, (size_t)len), off += len;
-        r->name[len] = 0;
-        memcpy(&r->type, fx->buf + off, 4), off += 4;
-        memcpy(&r->count, fx->buf + off, 8), off += 8;
-        assert_true(r->type >= REC_F32 && r->type <= REC_I64 && r->count >= 0);
-        const long nb = (long)r->count * (r->type == REC_F32 ? 4 : 8);
-        assert_true(off + nb <= size);
-        memcpy(fx->aligned + ao, fx->buf + off, (size_t)nb);
-        r->data = fx->aligned + ao, off += nb;
-        ao += (nb + 7) / 8 * 8;
-    }
-    return 1;
-}
-
-static const rec *find(const fixture *fx, const char *name) {
-    for (int i = 0; i < fx->n; i++)
-        if (!strcmp(fx->r[i].name, name)) return &fx->r[i];
-    return NULL;
-}
-
-/* record `name` of the given type and count (count < 0: any); fails the test when absent */
-static const void *get(const fixture *fx, const char *name, int type, int64_t count) {
-    const rec *r = find(fx, name);
-    if (!r) fail_msg("fixture record %s missing", name);
-    assert_int_equal(r->type, type);
-    if (count >= 0 && r->count != count)
-        fail_msg("fixture record %s: %lld values, expected %lld", name, (long long)r->count,
-                 (long long)count);
-    return r->data;
-}
-
-static int64_t get_i(const fixture *fx, const char *name) {
-    return *(const int64_t *)get(fx, name, REC_I64, 1);
-}
 
 /* ---- comparisons ----------------------------------------------------------------------------- */
 
@@ -171,23 +96,23 @@ static int32_t *indices32(const int64_t *ix, int64_t nnz) {
 static void run_case(const char *name) {
     char path[256];
     fixture_path(path, sizeof path, name);
-    fixture fx;
-    if (!load_fixture(&fx, path)) {
+    fxr_file fx;
+    if (!fxr_load(&fx, path, "CWFAMP01")) {
         printf("  %s absent: run /usr/bin/python3 tests/py/make_family_parity.py %s\n", path,
                name);
         skip();
     }
     printf("case %s (%s)\n", name, path);
-    const int64_t *sz = get(&fx, "cfg.sizes", REC_I64, 9);
+    const int64_t *sz = fxr_get(&fx, "cfg.sizes", FXR_I64, 9);
     const int64_t G = sz[0], Z = sz[1], C = sz[2], H = sz[3], B = sz[4], P = sz[5], k = sz[6];
     const int64_t k2 = sz[7], nsteps = sz[8];
-    const double *rl = get(&fx, "cfg.real", REC_F64, 10);
+    const double *rl = fxr_get(&fx, "cfg.real", FXR_F64, 10);
     const double alpha = rl[0], beta = rl[1], tau = rl[2], lambda = rl[3], lap = rl[4];
     const double clip = rl[5], lr = rl[6], sigma = rl[7], knum = rl[8], ivdrop = rl[9];
 
     /* graphs */
     const int64_t N = G + P;
-    const int64_t *ip = get(&fx, "graph.indptr", REC_I64, N + 1);
+    const int64_t *ip = fxr_get(&fx, "graph.indptr", FXR_I64, N + 1);
     cw_graph graph;
     memset(&graph, 0, sizeof graph);
     graph.n_genes = G;
@@ -196,25 +121,25 @@ static void run_case(const char *name) {
     graph.adj.n = N;
     graph.adj.nnz = ip[N];
     graph.adj.indptr = (int64_t *)ip;
-    graph.adj.indices = indices32(get(&fx, "graph.indices", REC_I64, ip[N]), ip[N]);
-    const rec *uipr = find(&fx, "union.indptr");
+    graph.adj.indices = indices32(fxr_get(&fx, "graph.indices", FXR_I64, ip[N]), ip[N]);
+    const fxr_rec *uipr = fxr_find(&fx, "union.indptr");
     assert_non_null(uipr);
     const int64_t NU = uipr->count - 1;
-    const int64_t *uip = get(&fx, "union.indptr", REC_I64, NU + 1);
+    const int64_t *uip = fxr_get(&fx, "union.indptr", FXR_I64, NU + 1);
     cw_union_graph ug;
     memset(&ug, 0, sizeof ug);
     ug.n_genes = G;
     ug.n_targets = C;
-    ug.ptb_to_node = (int64_t *)get(&fx, "union.ptb_to_node", REC_I64, C);
+    ug.ptb_to_node = (int64_t *)fxr_get(&fx, "union.ptb_to_node", FXR_I64, C);
     ug.adj.n = NU;
     ug.adj.nnz = uip[NU];
     ug.adj.indptr = (int64_t *)uip;
-    ug.adj.indices = indices32(get(&fx, "union.indices", REC_I64, uip[NU]), uip[NU]);
+    ug.adj.indices = indices32(fxr_get(&fx, "union.indices", FXR_I64, uip[NU]), uip[NU]);
 
     /* model */
     cw_cmvae_config cfg;
     cw_cmvae_config_default(&cfg, G, Z, C);
-    cfg.kind = (cw_model_kind)get_i(&fx, "cfg.kind");
+    cfg.kind = (cw_model_kind)fxr_get_i64(&fx, "cfg.kind");
     cfg.hidden = H;
     cfg.batch = B;
     cfg.lambda = lambda;
@@ -223,12 +148,12 @@ static void run_case(const char *name) {
     cfg.lr = lr;
     cfg.mmd_sigma = sigma;
     cfg.kernel_num = (int64_t)knum;
-    const int layers = (int)get_i(&fx, "cfg.gnn_layers");
-    cw_gnn_config_default(&cfg.gnn, (cw_gnn_kind)get_i(&fx, "cfg.gnn_kind"), layers);
-    const int64_t *widths = get(&fx, "cfg.gnn_widths", REC_I64, layers - 1);
+    const int layers = (int)fxr_get_i64(&fx, "cfg.gnn_layers");
+    cw_gnn_config_default(&cfg.gnn, (cw_gnn_kind)fxr_get_i64(&fx, "cfg.gnn_kind"), layers);
+    const int64_t *widths = fxr_get(&fx, "cfg.gnn_widths", FXR_I64, layers - 1);
     for (int l = 0; l + 1 < layers; l++) cfg.gnn.widths[l] = widths[l];
-    cfg.gnn.heads = get_i(&fx, "cfg.gnn_heads");
-    cfg.interv = (cw_interv_kind)get_i(&fx, "cfg.interv");
+    cfg.gnn.heads = fxr_get_i64(&fx, "cfg.gnn_heads");
+    cfg.interv = (cw_interv_kind)fxr_get_i64(&fx, "cfg.interv");
     cfg.interv_dropout = ivdrop;
     cfg.graph = &graph;
     cfg.union_graph = &ug;
@@ -252,26 +177,29 @@ static void run_case(const char *name) {
         char key[80];
         snprintf(key, sizeof key, "param/%s", m.table.names[t]);
         const int64_t n = m.table.rows[t] * m.table.cols[t];
-        memcpy(m.params + m.table.offset[t], get(&fx, key, REC_F32, n), (size_t)n * sizeof(float));
+        memcpy(m.params + m.table.offset[t], fxr_get(&fx, key, FXR_F32, n),
+               (size_t)n * sizeof(float));
     }
     memcpy(init, m.params, (size_t)m.table.total * sizeof(float));
 
-    const float *x = get(&fx, "x", REC_F32, B * G), *y = get(&fx, "y", REC_F32, B * G);
-    const cw_cmvae_noise noise = {get(&fx, "eps", REC_F32, B * Z), get(&fx, "xi", REC_F32, P)};
+    const float *x = fxr_get(&fx, "x", FXR_F32, B * G), *y = fxr_get(&fx, "y", FXR_F32, B * G);
+    const cw_cmvae_noise noise = {fxr_get(&fx, "eps", FXR_F32, B * Z),
+                                  fxr_get(&fx, "xi", FXR_F32, P)};
     const cw_cmvae_sched w = {alpha, beta, tau};
 
     /* forward */
     cw_params_zero_grad(&m.table);
     cw_cmvae_losses l;
     assert_int_equal(cw_cmvae_forward(&m, x, NULL, y, k, -1, &noise, NULL, w, &l), CW_OK);
-    expect_close(GRP_OUT, "enc (GNN read-out)", m.enc, get(&fx, "enc", REC_F32, B * G), B * G,
+    expect_close(GRP_OUT, "enc (GNN read-out)", m.enc, fxr_get(&fx, "enc", FXR_F32, B * G), B * G,
                  1e-6, 1e-5);
-    expect_close(GRP_OUT, "bc", m.bc, get(&fx, "bc", REC_F32, Z), Z, 1e-6, 1e-5);
-    expect_close(GRP_OUT, "s", &m.s1, get(&fx, "s", REC_F32, 1), 1, 1e-6, 1e-5);
-    expect_close(GRP_OUT, "y_hat", m.y_hat, get(&fx, "y_hat", REC_F32, B * G), B * G, 1e-6, 1e-5);
-    expect_close(GRP_OUT, "x_recon", m.x_recon, get(&fx, "x_recon", REC_F32, B * G), B * G, 1e-6,
+    expect_close(GRP_OUT, "bc", m.bc, fxr_get(&fx, "bc", FXR_F32, Z), Z, 1e-6, 1e-5);
+    expect_close(GRP_OUT, "s", &m.s1, fxr_get(&fx, "s", FXR_F32, 1), 1, 1e-6, 1e-5);
+    expect_close(GRP_OUT, "y_hat", m.y_hat, fxr_get(&fx, "y_hat", FXR_F32, B * G), B * G, 1e-6,
                  1e-5);
-    const double *ref_l = get(&fx, "loss", REC_F64, 6);
+    expect_close(GRP_OUT, "x_recon", m.x_recon, fxr_get(&fx, "x_recon", FXR_F32, B * G), B * G,
+                 1e-6, 1e-5);
+    const double *ref_l = fxr_get(&fx, "loss", FXR_F64, 6);
     const char *tn[6] = {"loss mmd", "loss mse", "loss kl", "loss l1", "loss lap", "loss total"};
     const double tc[6] = {l.mmd, l.mse, l.kl, l.l1, l.lap, l.total};
     for (int i = 0; i < 6; i++) expect_close_d(GRP_LOSS, tn[i], tc[i], ref_l[i], 1e-7, 1e-6);
@@ -283,7 +211,7 @@ static void run_case(const char *name) {
         snprintf(key, sizeof key, "grad/%s", m.table.names[t]);
         snprintf(what, sizeof what, "d %s", m.table.names[t]);
         const int64_t n = m.table.rows[t] * m.table.cols[t];
-        const float *ref = get(&fx, key, REC_F32, n);
+        const float *ref = fxr_get(&fx, key, FXR_F32, n);
         double mx = 0;
         for (int64_t i = 0; i < n; i++) mx = fmax(mx, fabs(ref[i]));
         expect_close(GRP_GRAD, what, m.grads + m.table.offset[t], ref, n, 1e-5 * mx + 1e-12,
@@ -294,12 +222,12 @@ static void run_case(const char *name) {
     float *yd = malloc((size_t)(B * G) * sizeof(float));
     assert_non_null(yd);
     assert_int_equal(cw_cmvae_predict(&m, yd, x, NULL, B, k, k2, &noise, NULL), CW_OK);
-    expect_close(GRP_OUT, "y_hat (k, k2)", yd, get(&fx, "y_hat_double", REC_F32, B * G), B * G,
+    expect_close(GRP_OUT, "y_hat (k, k2)", yd, fxr_get(&fx, "y_hat_double", FXR_F32, B * G), B * G,
                  1e-6, 1e-5);
 
     /* Adam steps (clamp as configured) from the same weights */
     memcpy(m.params, init, (size_t)m.table.total * sizeof(float));
-    const double *ref_steps = get(&fx, "step_losses", REC_F64, nsteps);
+    const double *ref_steps = fxr_get(&fx, "step_losses", FXR_F64, nsteps);
     for (int64_t s = 0; s < nsteps; s++) {
         assert_int_equal(cw_cmvae_train_step(&m, x, NULL, y, k, -1, &noise, NULL, w, &l), CW_OK);
         char what[32];
@@ -311,8 +239,8 @@ static void run_case(const char *name) {
         snprintf(key, sizeof key, "final/%s", m.table.names[t]);
         snprintf(what, sizeof what, "%s (step %lld)", m.table.names[t], (long long)nsteps);
         const int64_t n = m.table.rows[t] * m.table.cols[t];
-        expect_close(GRP_FINAL, what, m.params + m.table.offset[t], get(&fx, key, REC_F32, n), n,
-                     1e-6, 1e-5);
+        expect_close(GRP_FINAL, what, m.params + m.table.offset[t],
+                     fxr_get(&fx, key, FXR_F32, n), n, 1e-6, 1e-5);
     }
 
     cw_cmvae_free(&m);
@@ -320,8 +248,7 @@ static void run_case(const char *name) {
     free(init);
     free(graph.adj.indices);
     free(ug.adj.indices);
-    free(fx.buf);
-    free(fx.aligned);
+    fxr_free(&fx);
 }
 
 static void report_groups(const char *name) {

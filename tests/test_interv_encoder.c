@@ -145,6 +145,8 @@ static double ctx_loss(iv_ctx *c) {
     return l;
 }
 
+static double ctx_obj(void *c) { return ctx_loss(c); }
+
 static double g_worst[4]; /* per kind */
 
 /* analytic gradients (prefilled) then every element by central differences */
@@ -158,30 +160,12 @@ static void gradcheck(iv_ctx *c, const char *what) {
         real *p = c->e.p[t];
         const real *g = c->e.g[t];
         const int64_t n = c->specs[t].rows * c->specs[t].cols;
-        double worst = 0, wa = 0, wn = 0;
-        int64_t wi = 0;
-        for (int64_t i = 0; i < n; i++) {
-            const real save = p[i];
-            p[i] = save + GC_H;
-            const double fp = ctx_loss(c);
-            p[i] = save - GC_H;
-            const double fm = ctx_loss(c);
-            p[i] = save;
-            const double num = (fp - fm) / (2 * GC_H);
-            const double an = g[i] - GC_PREFILL;
-            const double rel = fabs(an - num) / fmax(fabs(an) + fabs(num), GC_FLOOR);
-            if (!(rel <= worst)) {
-                worst = rel;
-                wi = i;
-                wa = an;
-                wn = num;
-            }
-        }
-        if (worst >= GC_TOL || getenv("CW_VERBOSE"))
+        const gc_result r = gc_compare(ctx_obj, c, p, g, n, GC_FLOOR);
+        if (r.worst >= GC_TOL || getenv("CW_VERBOSE"))
             printf("  %-14s %-22s %3lld elems  worst rel %.2e  [%lld] an %+.10f num %+.10f\n",
-                   what, c->specs[t].name, (long long)n, worst, (long long)wi, wa, wn);
-        if (worst > worst_case) worst_case = worst;
-        assert_true(worst < GC_TOL);
+                   what, c->specs[t].name, (long long)n, r.worst, (long long)r.i, r.an, r.num);
+        if (r.worst > worst_case) worst_case = r.worst;
+        assert_true(r.worst < GC_TOL);
     }
     printf("  gradcheck %-14s %-13s worst rel %.2e\n", cw_interv_kind_name(c->e.cfg.kind), what,
            worst_case);

@@ -34,48 +34,16 @@
 
 #define GC_DLOSS 0.7
 
-typedef double (*gc_objective)(void *ctx);
-
 static double g_worst_all = 0;
-
-/* Worst relative error between analytic gradient (grad - GC_PREFILL) and central differences of
- * f with respect to each element of x (perturbed in place and restored). */
-static double gc_worst(gc_objective f, void *ctx, real *x, const real *grad, int64_t n,
-                       int64_t *worst_i, double *worst_an, double *worst_num) {
-    double worst = 0;
-    *worst_i = 0;
-    *worst_an = *worst_num = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const real save = x[i];
-        x[i] = save + GC_H;
-        const double fp = f(ctx);
-        x[i] = save - GC_H;
-        const double fm = f(ctx);
-        x[i] = save;
-        const double num = (fp - fm) / (2 * GC_H);
-        const double an = grad[i] - GC_PREFILL;
-        const double den = fmax(fabs(an) + fabs(num), GC_FLOOR);
-        const double rel = fabs(an - num) / den;
-        if (!(rel <= worst)) { /* NaN counts as worst */
-            worst = rel;
-            *worst_i = i;
-            *worst_an = an;
-            *worst_num = num;
-        }
-    }
-    return worst;
-}
 
 /* Checks, prints one report line, asserts. */
 static void gc_expect(const char *kernel, const char *wrt, gc_objective f, void *ctx, real *x,
                       const real *grad, int64_t n) {
-    int64_t wi;
-    double an, num;
-    double worst = gc_worst(f, ctx, x, grad, n, &wi, &an, &num);
+    const gc_result r = gc_compare(f, ctx, x, grad, n, GC_FLOOR);
     printf("  gradcheck %-10s d/d%-6s %3lld elems  worst rel %.2e  [%lld] an %+.10f num %+.10f\n",
-           kernel, wrt, (long long)n, worst, (long long)wi, an, num);
-    if (worst > g_worst_all) g_worst_all = worst;
-    assert_true(worst < GC_TOL);
+           kernel, wrt, (long long)n, r.worst, (long long)r.i, r.an, r.num);
+    if (r.worst > g_worst_all) g_worst_all = r.worst;
+    assert_true(r.worst < GC_TOL);
 }
 
 static void prefill(real *g, int64_t n) {
@@ -751,8 +719,6 @@ static void test_gc_catches_wrong_gradients(void **state) {
     (void)state;
     cw_rng rng;
     cw_rng_seed(&rng, 19);
-    int64_t wi;
-    double an, num;
 
     /* 1. LeakyReLU backward with slope 0.25 instead of 0.2 */
     act_ctx a;
@@ -761,7 +727,7 @@ static void test_gc_catches_wrong_gradients(void **state) {
     gc_fill_uniform(&rng, a.r, N * IN, -1, 1);
     real dx[N * IN];
     for (int64_t i = 0; i < N * IN; i++) dx[i] = GC_PREFILL + a.r[i] * (a.x[i] > 0 ? 1 : 0.25);
-    double w1 = gc_worst(lrelu_obj, &a, a.x, dx, N * IN, &wi, &an, &num);
+    double w1 = gc_compare(lrelu_obj, &a, a.x, dx, N * IN, GC_FLOOR).worst;
     printf("  self-test: wrong lrelu slope          worst rel %.2e (must be > 1e-2)\n", w1);
     assert_true(w1 > 1e-2);
 
@@ -778,7 +744,7 @@ static void test_gc_catches_wrong_gradients(void **state) {
         for (int64_t j = 0; j <= i; j++)
             for (int64_t b = 0; b < N; b++)
                 dg[i * Z + j] += d.u[b * Z + i] * (dzp[b * Z + j] - GC_PREFILL);
-    double w2 = gc_worst(dag_obj, &d, d.g, dg, Z * Z, &wi, &an, &num);
+    double w2 = gc_compare(dag_obj, &d, d.g, dg, Z * Z, GC_FLOOR).worst;
     printf("  self-test: unmasked dag gradient      worst rel %.2e (must be > 1e-2)\n", w2);
     assert_true(w2 > 1e-2);
 
@@ -794,7 +760,7 @@ static void test_gc_catches_wrong_gradients(void **state) {
         for (int64_t i = 0; i < N; i++) s += l.r[i * OUT + o];
         db[o] = s; /* '=' where it should be '+=' onto GC_PREFILL */
     }
-    double w3 = gc_worst(linear_obj, &l, l.b, db, OUT, &wi, &an, &num);
+    double w3 = gc_compare(linear_obj, &l, l.b, db, OUT, GC_FLOOR).worst;
     printf("  self-test: overwriting backward       worst rel %.2e (must be > 1e-2)\n", w3);
     assert_true(w3 > 1e-2);
 }
