@@ -17,6 +17,8 @@
 #include "crl/experiment.h"
 
 #include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -236,7 +238,13 @@ void cli_crl_print_summary(FILE *f, const cw_crl_experiment *e, const cw_crl_sum
             fprintf(f, ",\"%s_mean\":%.10g,\"%s_se\":%.10g", s->mean.name[i], s->mean.value[i],
                     s->mean.name[i], isnan(se) ? 0.0 : se);
         }
-        if (s->failed) fprintf(f, ",\"first_error\":\"%s\"", s->first_error);
+        if (s->failed) { /* the message may hold quotes: let jansson escape it */
+            json_t *msg = json_string(s->first_error);
+            char *txt = msg ? json_dumps(msg, JSON_ENCODE_ANY) : NULL;
+            fprintf(f, ",\"first_error\":%s", txt ? txt : "null");
+            free(txt);
+            json_decref(msg);
+        }
         fprintf(f, "}");
         return;
     }
