@@ -2,10 +2,11 @@
 """Reference run of CMVAE in plain PyTorch float64 for tests/test_cmvae_parity.c (spec
 grace_cmvae.md §4.0, §4.1, §4.6, §5.1, §5.4; STYLE.md "Tests" 2).
 
-The model is written out here from the spec, independently of the C code, in the upstream style:
-one-hot c through the full c1 layer, c_shift via c @ c_shift, the DAG layer through
-torch.inverse(I - triu(G, 1)), the MMD through the expanded 2n x 2n x D difference tensor,
-torch.optim.Adam (lr 1e-3) with grad.clamp_(-0.5, 0.5) before each step.
+The model is written from the spec, independently of the C code (its pieces live in
+tests/py/cmvae_torch.py), in the upstream style: one-hot c through the full c1 layer, c_shift via
+c @ c_shift, the DAG layer through torch.inverse(I - triu(G, 1)), the MMD through the expanded
+2n x 2n x D difference tensor, torch.optim.Adam (lr 1e-3) with grad.clamp_(-0.5, 0.5) before each
+step.
 
 Usage (Debian python3 with python3-torch):
     build/tests/test_cmvae_parity --export /tmp/cmvae_init.bin   # C initial weights (float32)
@@ -28,16 +29,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cmvae_torch import (CORE_NAMES as NAMES, c_encode_onehot, core_shapes as shapes, dag_inverse,
+                         decode, encode, kl_loss, l1_loss, mmd_loss)
+
 torch.set_default_dtype(torch.float64)
-
-NAMES = ["fc1.weight", "fc1.bias", "fc_mean.weight", "fc_mean.bias", "fc_var.weight",
-         "fc_var.bias", "G", "c1.weight", "c1.bias", "c2.weight", "c2.bias", "c_shift",
-         "d1.weight", "d1.bias", "d2.weight", "d2.bias"]
-
-
-def shapes(G, Z, C, H):
-    return [(H, G), (H,), (Z, H), (Z,), (Z, H), (Z,), (Z, Z), (H, C), (H,), (Z, H), (Z,), (C,),
-            (H, Z), (H,), (G, H), (G,)]
 
 
 def read_init(path):
@@ -49,55 +44,25 @@ def read_init(path):
     return G, Z, C, H, w
 
 
-def lrelu(v):
-    return F.leaky_relu(v, 0.2)
-
-
-def mmd_loss(source, target, kernel_mul=2.0, kernel_num=10, fix_sigma=1000):
-    n = int(source.size(0))
-    total = torch.cat([source, target], dim=0)
-    t0 = total.unsqueeze(0).expand(total.size(0), total.size(0), total.size(1))
-    t1 = total.unsqueeze(1).expand(total.size(0), total.size(0), total.size(1))
-    l2 = ((t0 - t1) ** 2).sum(2)
-    bandwidth = fix_sigma / kernel_mul ** (kernel_num // 2)
-    kernels = sum(torch.exp(-l2 / (bandwidth * kernel_mul ** i)) for i in range(kernel_num))
-    xx, yy = kernels[:n, :n], kernels[n:, n:]
-    xy, yx = kernels[:n, n:], kernels[n:, :n]
-    return torch.mean(xx + yy - xy - yx)
-
-
 def forward(p, x, c, c2, eps, tau, Z):
-    h = lrelu(x @ p["fc1.weight"].T + p["fc1.bias"])
-    mu = h @ p["fc_mean.weight"].T + p["fc_mean.bias"]
-    var = F.softplus(h @ p["fc_var.weight"].T + p["fc_var.bias"])
-
-    def c_encode(cc):
-        hc = lrelu(cc @ p["c1.weight"].T + p["c1.bias"])
-        bc = F.softmax(tau * (hc @ p["c2.weight"].T + p["c2.bias"]), dim=1)
-        s = cc @ p["c_shift"]
-        return bc, s
-
+    mu, var = encode(p, x)
     z = mu + torch.sqrt(var) * eps
-    m = torch.inverse(torch.eye(Z) - torch.triu(p["G"], diagonal=1))
-    bc, s = c_encode(c)
+    m = dag_inverse(p)
+    bc, s = c_encode_onehot(p, c, tau)
     zi = z + s.unsqueeze(1) * bc
     if c2 is not None:
-        bc2, s2 = c_encode(c2)
+        bc2, s2 = c_encode_onehot(p, c2, tau)
         zi = zi + s2.unsqueeze(1) * bc2
     u_int, u_obs = zi @ m, z @ m
-
-    def decode(u):
-        return lrelu(lrelu(u @ p["d1.weight"].T + p["d1.bias"]) @ p["d2.weight"].T + p["d2.bias"])
-
-    return decode(u_int), decode(u_obs), mu, var
+    return decode(p, u_int), decode(p, u_obs), mu, var
 
 
 def losses(p, x, y, c, eps, w, Z):
     y_hat, x_recon, mu, var = forward(p, x, c, None, eps, w["tau"], Z)
     mmd = mmd_loss(y_hat, y, kernel_num=w["kernel_num"], fix_sigma=w["sigma"])
     mse = F.mse_loss(x_recon, x)
-    kl = -0.5 * torch.sum(1 + torch.log(var) - mu ** 2 - var) / x.size(0)
-    l1 = torch.norm(torch.triu(p["G"], diagonal=1), 1)
+    kl = kl_loss(mu, var)
+    l1 = l1_loss(p)
     total = w["alpha"] * mmd + mse + w["beta"] * kl + w["lambda"] * l1
     return y_hat, x_recon, (mmd, mse, kl, l1, total)
 

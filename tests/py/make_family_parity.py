@@ -2,17 +2,17 @@
 """Reference runs of the CMVAE family's graph models in plain PyTorch float64 for
 tests/test_family_parity.c (spec grace_cmvae.md §4.0-4.5, §5.1-5.4; STYLE.md "Tests" 2).
 
-Written from the spec, independently of the C code (no torch_geometric; message passing on dense
-adjacency matrices): PyG SAGEConv (mean aggregation, lin_l with bias, lin_r without),
-GCNConv (self loops, D^-1/2 (A + I) D^-1/2, bias after propagation), GATConv (self loops,
-LeakyReLU 0.2 attention, softmax over the in-neighbours, heads concatenated, bias), ReLU between
-GNN layers, read-out at the gene nodes; the gene encoder, intervention MLP (one-hot c through the
-full c1 layer, s = c @ c_shift), DAG layer through torch.inverse(I - triu(G, 1)), decoder, MMD
-through the expanded 2n x 2n x D difference tensor, MSE, KL, L1 and the Laplacian smoothness of
-d2.weight over the gene PPI edges; the tri-value graph intervention encoder (§4.5) with
-torch.nn.functional.layer_norm (eps 1e-5), read-out at the target node, tau clamped to
-[1e-3, 10], eta = ptb_strength[k] + eta_scale tanh(q w_eta^T + b_eta); torch.optim.Adam with
-optional grad.clamp_ before each step.
+Written from the spec, independently of the C code (shared pieces in tests/py/cmvae_torch.py; no
+torch_geometric; message passing on dense adjacency matrices): PyG SAGEConv (mean aggregation,
+lin_l with bias, lin_r without), GCNConv (self loops, D^-1/2 (A + I) D^-1/2, bias after
+propagation), GATConv (self loops, LeakyReLU 0.2 attention, softmax over the in-neighbours, heads
+concatenated, bias), ReLU between GNN layers, read-out at the gene nodes; the gene encoder,
+intervention MLP (one-hot c through the full c1 layer, s = c @ c_shift), DAG layer through
+torch.inverse(I - triu(G, 1)), decoder, MMD through the expanded 2n x 2n x D difference tensor,
+MSE, KL, L1 and the Laplacian smoothness of d2.weight over the gene PPI edges; the tri-value graph
+intervention encoder (§4.5) with torch.nn.functional.layer_norm (eps 1e-5), read-out at the target
+node, tau clamped to [1e-3, 10], eta = ptb_strength[k] + eta_scale tanh(q w_eta^T + b_eta);
+torch.optim.Adam with optional grad.clamp_ before each step.
 
 Cases (G 12 genes, P 4 pathways, Z 5, C 3, H 16, B 6; fixed x, y, eps, xi for every step):
     sage      grace, 1-layer SAGE, gradient clamp 0.05 (active)
@@ -57,6 +57,9 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from cmvae_torch import (c_encode_onehot, dag_inverse, decode, encode, kl_loss, l1_loss, lrelu,
+                         mmd_loss, sage_layer)
 
 torch.set_default_dtype(torch.float64)
 
@@ -126,10 +129,6 @@ PTB_TO_NODE = np.array([4, 12, 13], dtype=np.int64)
 
 
 # ---- model -----------------------------------------------------------------------------------
-
-def lrelu(v):
-    return F.leaky_relu(v, 0.2)
-
 
 def param_shapes(case):
     """C's table: names and shapes, in table order"""
@@ -202,8 +201,7 @@ def gnn_forward(case, p, x, xi, A):
         if case["gnn"] == "sage":
             mean = A / deg.clamp(min=1).unsqueeze(1)  # empty neighbourhood: 0
             agg = torch.matmul(mean, h)
-            h = agg @ p[f"gnn.{l}.lin_l.weight"].T + p[f"gnn.{l}.lin_l.bias"] + \
-                h @ p[f"gnn.{l}.lin_r.weight"].T
+            h = sage_layer(p, l, agg, h)
         elif case["gnn"] == "gcn":
             d = deg + 1
             ahat = (A + eye) / torch.sqrt(d.unsqueeze(1) * d.unsqueeze(0))
@@ -257,17 +255,12 @@ def c_encode(case, p, k, tau, Au, b):
     if case["interv"] == 1:
         bc, eta = trivalue_encode(p, k, tau, Au)
         return bc.unsqueeze(0).expand(b, -1), eta.expand(b)
-    c = F.one_hot(torch.full((b,), k), C).to(torch.float64)
-    hc = lrelu(c @ p["c1.weight"].T + p["c1.bias"])
-    bc = F.softmax(tau * (hc @ p["c2.weight"].T + p["c2.bias"]), dim=1)
-    return bc, c @ p["c_shift"]
+    return c_encode_onehot(p, F.one_hot(torch.full((b,), k), C).to(torch.float64), tau)
 
 
 def forward(case, p, x, eps, xi, k, k2, tau, A, Au):
     enc = gnn_forward(case, p, x, xi, A)
-    h = lrelu(enc @ p["fc1.weight"].T + p["fc1.bias"])
-    mu = h @ p["fc_mean.weight"].T + p["fc_mean.bias"]
-    var = F.softplus(h @ p["fc_var.weight"].T + p["fc_var.bias"])
+    mu, var = encode(p, enc)
     z = mu + torch.sqrt(var) * eps
     bc, s = c_encode(case, p, k, tau, Au, x.shape[0])
     zi = z + s.unsqueeze(1) * bc
@@ -277,26 +270,9 @@ def forward(case, p, x, eps, xi, k, k2, tau, A, Au):
     if case["kind"] == "vgae":
         u_int, u_obs = zi, z
     else:
-        m = torch.inverse(torch.eye(Z) - torch.triu(p["G"], diagonal=1))
+        m = dag_inverse(p)
         u_int, u_obs = zi @ m, z @ m
-
-    def decode(u):
-        return lrelu(lrelu(u @ p["d1.weight"].T + p["d1.bias"]) @ p["d2.weight"].T + p["d2.bias"])
-
-    return decode(u_int), decode(u_obs), mu, var, enc, bc[0], s[0]
-
-
-def mmd_loss(source, target, kernel_mul=2.0, kernel_num=10, fix_sigma=1000):
-    n = int(source.size(0))
-    total = torch.cat([source, target], dim=0)
-    t0 = total.unsqueeze(0).expand(total.size(0), total.size(0), total.size(1))
-    t1 = total.unsqueeze(1).expand(total.size(0), total.size(0), total.size(1))
-    l2 = ((t0 - t1) ** 2).sum(2)
-    bandwidth = fix_sigma / kernel_mul ** (kernel_num // 2)
-    kernels = sum(torch.exp(-l2 / (bandwidth * kernel_mul ** i)) for i in range(kernel_num))
-    xx, yy = kernels[:n, :n], kernels[n:, n:]
-    xy, yx = kernels[:n, n:], kernels[n:, :n]
-    return torch.mean(xx + yy - xy - yx)
+    return decode(p, u_int), decode(p, u_obs), mu, var, enc, bc[0], s[0]
 
 
 def laplacian(w, pairs):
@@ -310,8 +286,8 @@ def losses(case, p, x, y, eps, xi, A, Au, lap_pairs):
     y_hat, x_recon, mu, var, enc, bc, s = forward(case, p, x, eps, xi, K, None, case["tau"], A, Au)
     mmd = mmd_loss(y_hat, y, kernel_num=KNUM, fix_sigma=SIGMA)
     mse = F.mse_loss(x_recon, x)
-    kl = -0.5 * torch.sum(1 + torch.log(var) - mu ** 2 - var) / x.size(0)
-    l1 = torch.norm(torch.triu(p["G"], diagonal=1), 1) if "G" in p else torch.zeros(())
+    kl = kl_loss(mu, var)
+    l1 = l1_loss(p) if "G" in p else torch.zeros(())
     lap = laplacian(p["d2.weight"], lap_pairs) if case["lap"] > 0 else torch.zeros(())
     total = ALPHA * mmd + mse + BETA * kl + LAMBDA * l1 + case["lap"] * lap
     return (y_hat, x_recon, enc, bc, s), (mmd, mse, kl, l1, lap, total)
