@@ -1,10 +1,17 @@
 /* cmd_bench.c: `causeway bench ...`: timing entry points. Each prints medians, p10/p90 and the
  * context (threads, OpenBLAS core, build flags, commit) so a number in a note can be reproduced.
  *   bench read FILE.h5ad   X read throughput in row blocks, as dense rows and as CSR rows
+ *   bench kernels          the training step's kernels, validated then timed, beside the sgemm
+ *                          peak of the same run (cmd_bench_kernels.c)
+ *   bench train            training-step time of cmvae / grace and its phase shares
+ *                          (cmd_bench_train.c)
  *   bench crl              stages of a score-based CRL run (cmd_bench_crl.c)
- *   bench all              every benchmark on data it generates itself
+ *   bench all              every benchmark on data it generates itself (`make bench`), with the
+ *                          PyTorch baseline's medians beside ours when the bridge
+ *                          (cli/bench_torch.c) is built and python3-torch is installed
  */
 #include "cli/cli.h"
+#include "cli/cmd_bench_kernels.h"
 #include "cli/cmd_extra.h"
 
 #include "core/alloc.h"
@@ -23,6 +30,19 @@
 #include <unistd.h>
 
 char *openblas_get_corename(void);
+void openblas_set_num_threads(int num_threads);
+
+/* The PyTorch baseline bridge (cli/bench_torch.c, issue #6 item 2) is optional: a weak reference
+ * is NULL when the program is linked without it, and `bench all` then says so. */
+#if defined(__has_include)
+#if __has_include("cli/bench_torch.h")
+#include "cli/bench_torch.h"
+#endif
+#endif
+cw_status cli_bench_torch(double *median_ms, double *p10_ms, double *p90_ms, const char *model,
+                          int64_t G, int64_t Z, int64_t H, int64_t B, int64_t nodes,
+                          int64_t edges, int threads, const char *dtype, int64_t steps)
+    __attribute__((weak));
 
 void cli_bench_context(FILE *f) {
     char commit[64];
@@ -168,44 +188,166 @@ static int bench_read(int argc, char **argv) {
     return 0;
 }
 
+/* One row of the side-by-side table of `bench all`. */
+typedef struct {
+    const char *model;
+    cli_bench_size size;
+    double ours_ms;
+} bench_row;
+
+/* `bench train` at a size; appends the row with our median. */
+static int bench_all_train(const char *model, const cli_bench_size *sz, const char *threads,
+                           bench_row *rows, int *n_rows) {
+    printf("\n== %s training step at %s size (genes %lld, latent %lld, hidden %lld, batch %lld%s)\n",
+           model, sz->name, (long long)sz->genes, (long long)sz->latent, (long long)sz->hidden,
+           (long long)sz->batch, strcmp(model, "grace") == 0 ? ", random graph" : "");
+    fflush(stdout);
+    char *args[] = {"train", "--model", (char *)model, "--size", (char *)sz->name, "--peak",
+                    "--threads", (char *)threads, NULL};
+    const int rc = cmd_bench_train(8, args);
+    if (rc == 0) {
+        rows[*n_rows].model = model;
+        rows[*n_rows].size = *sz;
+        rows[*n_rows].ours_ms = cli_bench_train_last_median_ms();
+        (*n_rows)++;
+    }
+    return rc;
+}
+
+/* Our medians beside PyTorch's float32 and float64 ones (bench/torch_baseline.py through
+ * cli_bench_torch), same shapes and threads. Skipped with a line saying why when the bridge is
+ * not linked or python3-torch / the script is missing. */
+static void bench_all_torch(const bench_row *rows, int n_rows, int threads, int64_t steps) {
+    printf("\n== causeway vs PyTorch, training step (same shapes, %d threads, %lld timed steps "
+           "for torch)\n", threads, (long long)steps);
+    if (!cli_bench_torch) {
+        printf("torch baseline skipped: this build has no PyTorch bridge (src/cli/bench_torch.c)\n");
+        return;
+    }
+    printf("%-7s %-9s %12s %14s %9s %14s %9s\n", "model", "size", "causeway ms", "torch f32 ms",
+           "f32/ours", "torch f64 ms", "f64/ours");
+    for (int i = 0; i < n_rows; i++) {
+        const bench_row *r = &rows[i];
+        double med[2] = {0, 0};
+        const char *dtypes[2] = {"float32", "float64"};
+        for (int d = 0; d < 2; d++) {
+            double p10, p90;
+            cw_status st = cli_bench_torch(&med[d], &p10, &p90, r->model, r->size.genes,
+                                           r->size.latent, r->size.hidden, r->size.batch,
+                                           r->size.nodes, r->size.edges, threads, dtypes[d],
+                                           steps);
+            if (st) {
+                printf("torch baseline skipped: %s\n", cw_errmsg());
+                return;
+            }
+        }
+        printf("%-7s %-9s %12.3f %14.3f %8.2fx %14.3f %8.2fx\n", r->model, r->size.name,
+               r->ours_ms, med[0], med[0] / r->ours_ms, med[1], med[1] / r->ours_ms);
+        fflush(stdout);
+    }
+    printf("(ratio = torch median / causeway median: > 1 means causeway is faster)\n");
+}
+
+static void bench_all_help(void) {
+    printf("usage: causeway bench all [--replogle] [--threads T] [--torch-steps N] [--no-torch]\n"
+           "                          [--no-read] [--no-crl]\n\n"
+           "Runs every benchmark on data it generates: X read throughput, the kernels at Norman\n"
+           "size (validated, beside the sgemm peak), the cmvae and grace training steps at Norman\n"
+           "size with their phase shares, the PyTorch baseline's float32 and float64 medians beside\n"
+           "ours (when the bridge and python3-torch are present), and the score-based CRL stages.\n\n"
+           "  --replogle       also the kernels and both steps at Replogle size (G 8563, Z 414,\n"
+           "                   11,000 nodes, 360,000 edges; several minutes)\n"
+           "  --threads T      OpenMP, OpenBLAS and torch threads (0 = default)\n"
+           "  --torch-steps N  timed steps of each PyTorch run (30)\n"
+           "  --no-torch       skip the PyTorch baseline\n"
+           "  --no-read        skip the X read benchmark\n"
+           "  --no-crl         skip the CRL stages\n");
+}
+
 static int bench_all(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
     const char *cmd = "bench all";
-    char dir[] = "/tmp/cwbench-XXXXXX";
-    if (!mkdtemp(dir)) return cli_error(cmd, "cannot create a temporary directory");
-    char path[256];
-    snprintf(path, sizeof path, "%s/bench.h5ad", dir);
-    cw_sim_options o;
-    cw_sim_options_default(&o);
-    o.n_controls = 5000;
-    o.cells_per_perturbation = 1000;
-    o.n_genes = 2000;
-    o.n_combinations = 4;
-    o.write_graph = 0;
-    printf("== X read throughput (simulated %lld controls + %lld cells per perturbation, %lld "
-           "genes)\n",
-           (long long)o.n_controls, (long long)o.cells_per_perturbation, (long long)o.n_genes);
-    cw_status st = cw_simulate_write(&o, path, NULL, NULL, NULL);
-    int rc = st ? cli_fail(cmd, st) : 0;
-    if (!rc) {
-        char *args[] = {"read", path, NULL};
-        rc = bench_read(2, args);
+    int replogle = 0, torch = 1, do_read = 1, do_crl = 1, bad = 0;
+    int64_t threads = 0, torch_steps = 30;
+    enum { O_REP = 256, O_THR, O_TSTEPS, O_NOTORCH, O_NOREAD, O_NOCRL };
+    static const struct option opts[] = {{"replogle", no_argument, 0, O_REP},
+                                         {"threads", required_argument, 0, O_THR},
+                                         {"torch-steps", required_argument, 0, O_TSTEPS},
+                                         {"no-torch", no_argument, 0, O_NOTORCH},
+                                         {"no-read", no_argument, 0, O_NOREAD},
+                                         {"no-crl", no_argument, 0, O_NOCRL},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    optind = 1;
+    int c;
+    while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': bench_all_help(); return 0;
+        case O_REP: replogle = 1; break;
+        case O_THR: bad = cli_parse_i64(cmd, "--threads", optarg, 0, 4096, &threads); break;
+        case O_TSTEPS: bad = cli_parse_i64(cmd, "--torch-steps", optarg, 1, 100000, &torch_steps); break;
+        case O_NOTORCH: torch = 0; break;
+        case O_NOREAD: do_read = 0; break;
+        case O_NOCRL: do_crl = 0; break;
+        default: return 2;
+        }
     }
-    if (!rc) {
-        printf("\n== CMVAE training step at Norman size (genes 5000, latent 105, batch 32)\n");
-        char *args[] = {"train", "--model", "cmvae", "--genes", "5000", "--latent-dim", "105",
-                        "--batch-size", "32", NULL};
-        rc = cmd_bench_train(9, args);
+    if (bad) return 2;
+    if (optind != argc) return cli_error(cmd, "unexpected argument '%s'", argv[optind]);
+    char thr[32];
+    snprintf(thr, sizeof thr, "%lld", (long long)threads);
+    if (threads > 0) {
+        omp_set_num_threads((int)threads);
+        openblas_set_num_threads((int)threads);
     }
-    if (!rc) {
+    int rc = 0;
+    if (do_read) {
+        char dir[] = "/tmp/cwbench-XXXXXX";
+        if (!mkdtemp(dir)) return cli_error(cmd, "cannot create a temporary directory");
+        char path[256];
+        snprintf(path, sizeof path, "%s/bench.h5ad", dir);
+        cw_sim_options o;
+        cw_sim_options_default(&o);
+        o.n_controls = 5000;
+        o.cells_per_perturbation = 1000;
+        o.n_genes = 2000;
+        o.n_combinations = 4;
+        o.write_graph = 0;
+        printf("== X read throughput (simulated %lld controls + %lld cells per perturbation, %lld "
+               "genes)\n",
+               (long long)o.n_controls, (long long)o.cells_per_perturbation, (long long)o.n_genes);
+        cw_status st = cw_simulate_write(&o, path, NULL, NULL, NULL);
+        rc = st ? cli_fail(cmd, st) : 0;
+        if (!rc) {
+            char *args[] = {"read", path, NULL};
+            rc = bench_read(2, args);
+        }
+        char rm[300];
+        snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+        if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    }
+    const char *sizes[2] = {"norman", "replogle"};
+    bench_row rows[4];
+    int n_rows = 0;
+    for (int s = 0; s < 1 + replogle && !rc; s++) {
+        cli_bench_size sz;
+        CW_ASSERT(cli_bench_size_lookup(sizes[s], &sz) == 0);
+        printf("\n== kernels at %s size (validated, then timed)\n", sz.name);
+        fflush(stdout);
+        char *args[] = {"kernels", "--size", (char *)sz.name, "--threads", thr, NULL};
+        rc = cmd_bench_kernels(5, args);
+        if (!rc) rc = bench_all_train("cmvae", &sz, thr, rows, &n_rows);
+        if (!rc) rc = bench_all_train("grace", &sz, thr, rows, &n_rows);
+    }
+    if (!rc && torch) bench_all_torch(rows, n_rows, omp_get_max_threads(), torch_steps);
+    if (!rc && !replogle)
+        printf("(Replogle size: causeway bench all --replogle, or bench kernels / bench train "
+               "--size replogle)\n");
+    if (!rc && do_crl) {
         printf("\n== score-based CRL stages (authors' default sizes)\n");
+        fflush(stdout);
         char *args[] = {"crl", "--repeat", "3", NULL};
         rc = cmd_bench_crl(3, args);
     }
-    char rm[300];
-    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
-    if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", dir);
     return rc;
 }
 
@@ -213,13 +355,18 @@ int cmd_bench(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         printf("usage: causeway bench <what> [options]\n\n"
                "  read FILE.h5ad   X read throughput (dense and CSR row blocks)\n"
-               "  train ...        training-step time of a model on random data (see bench train --help)\n"
+               "  kernels ...      the training step's kernels (GEMMs, SpMM, MMD, DAG, Adam), validated\n"
+               "                   then timed, beside the sgemm peak (see bench kernels --help)\n"
+               "  train ...        training-step time of cmvae / grace on random data and the share\n"
+               "                   of each phase (see bench train --help)\n"
                "  crl              stages of a score-based CRL run: generation, scores, algorithms\n"
-               "  all              every benchmark, on data generated on the fly\n");
+               "  all ...          every benchmark, on data generated on the fly, beside PyTorch\n"
+               "                   (make bench; see bench all --help)\n");
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "read") == 0) return bench_read(argc - 1, argv + 1);
     if (strcmp(argv[1], "train") == 0) return cmd_bench_train(argc - 1, argv + 1);
+    if (strcmp(argv[1], "kernels") == 0) return cmd_bench_kernels(argc - 1, argv + 1);
     if (strcmp(argv[1], "crl") == 0) return cmd_bench_crl(argc - 1, argv + 1);
     if (strcmp(argv[1], "all") == 0) return bench_all(argc - 1, argv + 1);
     return cli_error("bench", "unknown benchmark '%s' (see causeway bench --help)", argv[1]);

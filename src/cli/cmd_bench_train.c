@@ -1,12 +1,19 @@
-/* cmd_bench_train.c: `causeway bench train --model cmvae ...`: times full CMVAE training steps
+/* cmd_bench_train.c: `causeway bench train --model cmvae|grace ...`: times full training steps
  * (cw_cmvae_train_step: forward, backward, Adam; schedule alpha 1, beta 1, tau 1) on seeded
  * random data, after an untimed validation step (finite loss) and warm-up steps. Prints the
  * context (threads, OpenBLAS core, commit), median / p10 / p90 ms per step, cells/s
- * (B / median) and GFLOP/s from the explicit count below (STYLE.md "Benchmarks").
+ * (B / median), GFLOP/s from the explicit count below (STYLE.md "Benchmarks"), optionally the
+ * fraction of the sgemm peak measured in the same run (--peak), and the share of the step's
+ * phases (issue #6 items 1 and 3).
  *
- * FLOPs of one step (2 per multiply-add; GEMMs and the DAG triangular solves only, counted from
- * the kernels in nn/linear.c, nn/mmd.c, nn/dag.c; elementwise work, softmax, kernel sums and
- * Adam are not counted):
+ * grace runs GraCE-VAE with the default encoder (1-layer SAGE, --gnn to change) on a random
+ * context graph of --nodes nodes and --edges directed edges (cli_bench_random_graph; --size
+ * norman: 7,694 nodes, 63,380 directed edges; replogle: 11,000 and 360,000).
+ *
+ * FLOPs of one step (2 per multiply-add; GEMMs, the DAG triangular solves and the GNN's SpMM and
+ * per-node products only, counted from the kernels in nn/linear.c, nn/mmd.c, nn/dag.c,
+ * nn/graph_conv.c, models/gnn_encoder.c; elementwise work, softmax, kernel sums and Adam are
+ * not counted):
  *   forward   fc1 2BGH; fc_mean + fc_var 2 * 2BHZ; c2 (one row) 2HZ;
  *             DAG solve for u_int and u_obs 2 * B Z(Z-1);
  *             decoder twice 2 * (2BZH + 2BHG);
@@ -18,9 +25,29 @@
  *             c2 (one row) 2 * 2HZ; fc_mean + fc_var 2 * 2 * 2BHZ;
  *             fc1 weight only (no input gradient) 2BGH               = 10BGH + 16BHZ + 4HZ
  *                                                                     + 4BZ(Z-1) + 4B^2 G
- *   total     16BGH + 24BHZ + 6HZ + 6BZ(Z-1) + 10B^2 G
+ *   cmvae     16BGH + 24BHZ + 6HZ + 6BZ(Z-1) + 10B^2 G
+ *   grace     cmvae + fc1 input gradient 2BGH (it feeds the GNN)
+ *             + SAGE (1 layer, width 1, N nodes, E directed edges): forward SpMM 2BE, lin_l and
+ *             lin_r 2 * 2BN; backward lin_l and lin_r weights 2 * 2BN (no input gradient)
+ *             = cmvae + 2BGH + 2BE + 8BN            (gcn/gat: the same count is printed)
+ *
+ * Phase shares: after the timed steps, each phase of the step is replayed in isolation on the
+ * model's own buffers at the step's shapes (the same library calls the step makes, forward and
+ * backward), timed over as many repetitions as steps, and its median is divided by the step's
+ * median; "other" is the step's median minus the phases' sum (noise, elementwise losses, the
+ * intervention MLP, sampling, memsets; negative means the isolated phases ran slower than in
+ * the step). Phases and their FLOPs:
+ *   encoder  fc1 + lrelu, fc_mean, fc_var + softplus and their backward  4BGH + 12BHZ (grace +2BGH)
+ *   gnn      cw_gnn_forward + cw_gnn_backward                             2BE + 8BN
+ *   dag      two solves and two backward solves                           6BZ(Z-1)
+ *   decoder  d1 + lrelu, d2 + lrelu, twice, and their backward            12BGH + 12BHZ
+ *   mmd      cw_mmd_forward + cw_mmd_backward (d y_hat)                   10B^2 G
+ *   adam     cw_adam_update over every parameter                          (not counted)
+ * This needs no hook inside models/cmvae.c; it measures the phases warm in cache, so shares of
+ * small phases are lower bounds.
  */
 #include "cli/cli.h"
+#include "cli/cmd_bench_kernels.h"
 #include "cli/cmd_extra.h"
 
 #include "core/alloc.h"
@@ -28,6 +55,11 @@
 #include "core/status.h"
 #include "core/timer.h"
 #include "models/cmvae.h"
+#include "nn/activation.h"
+#include "nn/adam.h"
+#include "nn/dag.h"
+#include "nn/linear.h"
+#include "nn/mmd.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -40,50 +72,314 @@
 char *openblas_get_corename(void);
 void openblas_set_num_threads(int num_threads);
 
-/* The step's FLOP count (header comment). */
+/* ---- shared with bench kernels / bench all ------------------------------------------------ */
+
+int cli_bench_size_lookup(const char *name, cli_bench_size *out) {
+    static const cli_bench_size sizes[] = {
+        {"tiny", 50, 6, 8, 4, 80, 400},
+        {"norman", 5000, 105, 128, 32, 7694, 63380},
+        {"replogle", 8563, 414, 128, 32, 11000, 360000},
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (strcmp(name, sizes[i].name) == 0) {
+            *out = sizes[i];
+            return 0;
+        }
+    return -1;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+cw_status cli_bench_random_graph(cw_graph *g, int64_t genes, int64_t nodes,
+                                 int64_t directed_edges, uint64_t seed) {
+    memset(g, 0, sizeof *g);
+    const int64_t want = directed_edges / 2;
+    if (genes < 1 || nodes < genes || nodes > INT32_MAX || want < 0 ||
+        (double)want > (double)nodes * (double)(nodes - 1) / 2)
+        return cw_fail(CW_EINVAL, "random graph: need 1 <= genes <= nodes < 2^31 and at most "
+                       "nodes (nodes - 1) / 2 undirected edges (genes %lld, nodes %lld, edges "
+                       "%lld)", (long long)genes, (long long)nodes, (long long)want);
+    uint64_t *key = cw_malloc_array((size_t)(want > 0 ? want : 1), sizeof(uint64_t));
+    int64_t *indptr = cw_calloc((size_t)(nodes + 1), sizeof(int64_t));
+    int32_t *indices = cw_malloc_array((size_t)(2 * want > 0 ? 2 * want : 1), sizeof(int32_t));
+    int64_t *fill = cw_calloc((size_t)nodes, sizeof(int64_t));
+    if (!key || !indptr || !indices || !fill) {
+        cw_free(key);
+        cw_free(indptr);
+        cw_free(indices);
+        cw_free(fill);
+        return cw_fail(CW_ENOMEM, "random graph: out of memory for %lld edges", (long long)want);
+    }
+    cw_rng r;
+    cw_rng_substream(&r, seed, CW_RNG_STREAM_GRAPH);
+    /* draw pairs a < b as keys a N + b; sort, deduplicate, draw the missing ones again */
+    int64_t have = 0;
+    while (have < want) {
+        for (int64_t i = have; i < want; i++) {
+            int64_t a, b;
+            do {
+                a = cw_rng_below(&r, nodes);
+                b = cw_rng_below(&r, nodes);
+            } while (a == b);
+            if (a > b) {
+                const int64_t t = a;
+                a = b;
+                b = t;
+            }
+            key[i] = (uint64_t)a * (uint64_t)nodes + (uint64_t)b;
+        }
+        qsort(key, (size_t)want, sizeof(uint64_t), cmp_u64);
+        have = 0;
+        for (int64_t i = 0; i < want; i++)
+            if (have == 0 || key[i] != key[have - 1]) key[have++] = key[i];
+    }
+    for (int64_t i = 0; i < want; i++) {
+        indptr[key[i] / (uint64_t)nodes + 1]++;
+        indptr[key[i] % (uint64_t)nodes + 1]++;
+    }
+    for (int64_t v = 0; v < nodes; v++) indptr[v + 1] += indptr[v];
+    /* keys in (a, b) order: row v receives its b < v neighbours (from keys (b, v)) before its
+     * b > v ones, each in increasing order, so rows come out sorted */
+    for (int64_t i = 0; i < want; i++) {
+        const int64_t a = (int64_t)(key[i] / (uint64_t)nodes), b = (int64_t)(key[i] % (uint64_t)nodes);
+        indices[indptr[a] + fill[a]++] = (int32_t)b;
+        indices[indptr[b] + fill[b]++] = (int32_t)a;
+    }
+    cw_free(key);
+    cw_free(fill);
+    g->n_genes = genes;
+    g->n_pathways = nodes - genes;
+    g->n_nodes = nodes;
+    g->adj.n = nodes;
+    g->adj.nnz = 2 * want;
+    g->adj.indptr = indptr;
+    g->adj.indices = indices;
+    g->counts.gene_nodes = genes;
+    g->counts.pathway_nodes = nodes - genes;
+    g->counts.edges = want;
+    g->counts.original_edges = want;
+    return CW_OK;
+}
+
+double cli_bench_sgemm_peak(int64_t n, double *median_ms) {
+    float *a = cw_malloc_array((size_t)(3 * n * n), sizeof(float));
+    if (!a) {
+        if (median_ms) *median_ms = 0;
+        return 0;
+    }
+    float *b = a + n * n, *c = b + n * n;
+    for (int64_t i = 0; i < 2 * n * n; i++) a[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+    memset(c, 0, (size_t)(n * n) * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n, (int)n, 1.0f, a,
+                (int)n, b, (int)n, 0.0f, c, (int)n); /* warm-up */
+    double t[200];
+    int reps = 0;
+    const double start = cw_now();
+    while (reps < 200 && (reps < 5 || cw_now() - start < 0.5)) {
+        const double t0 = cw_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n, (int)n, 1.0f, a,
+                    (int)n, b, (int)n, 0.0f, c, (int)n);
+        t[reps++] = cw_now() - t0;
+    }
+    const double med = cw_quantile(t, reps, 0.5);
+    cw_free(a);
+    if (median_ms) *median_ms = med * 1e3;
+    return 2.0 * (double)n * (double)n * (double)n / med / 1e9;
+}
+
+static double bt_last_median_ms;
+double cli_bench_train_last_median_ms(void) { return bt_last_median_ms; }
+
+/* ---- FLOP counts (header comment) ---------------------------------------------------------- */
+
 static double bt_flops(int64_t B, int64_t G, int64_t Z, int64_t H) {
     const double b = (double)B, g = (double)G, z = (double)Z, h = (double)H;
     return 16 * b * g * h + 24 * b * h * z + 6 * h * z + 6 * b * z * (z - 1) + 10 * b * b * g;
 }
 
+enum { PH_ENC, PH_GNN, PH_DAG, PH_DEC, PH_MMD, PH_ADAM, PH_N };
+static const char *const ph_names[PH_N] = {"encoder", "gnn", "dag", "decoder", "mmd", "adam"};
+static const char *const ph_what[PH_N] = {
+    "fc1, fc_mean, fc_var (+ act.), fwd + bwd", "GNN encoder (SpMM, SAGE), fwd + bwd",
+    "DAG triangular solves, fwd + bwd", "d1, d2 (+ act.) twice, fwd + bwd",
+    "MMD Gram blocks + kernel sums, fwd + bwd", "Adam over all parameters"};
+
+static double ph_flops(int ph, const cw_cmvae *m) {
+    const double b = (double)m->cfg.batch, g = (double)m->cfg.genes, z = (double)m->cfg.latent,
+                 h = (double)m->cfg.hidden;
+    switch (ph) {
+    case PH_ENC: return 4 * b * g * h + 12 * b * h * z + (m->has_gnn ? 2 * b * g * h : 0);
+    case PH_GNN:
+        return m->has_gnn ? 2 * b * (double)m->gnn.nnz + 8 * b * (double)m->gnn.n_nodes : 0;
+    case PH_DAG: return 6 * b * z * (z - 1);
+    case PH_DEC: return 12 * b * g * h + 12 * b * h * z;
+    case PH_MMD: return 10 * b * b * g;
+    default: return 0;
+    }
+}
+
+/* ---- phase replay -------------------------------------------------------------------------- */
+
+static real *PW(const cw_cmvae *m, int i) { return cw_cmvae_param(m, i); }
+static real *GW(const cw_cmvae *m, int i) { return cw_cmvae_grad(m, i); }
+
+static void ph_decoder(cw_cmvae *m, real *out, real *a, const real *u) {
+    const int64_t B = m->cfg.batch, G = m->cfg.genes, Z = m->cfg.latent, H = m->cfg.hidden;
+    cw_linear_forward(a, u, PW(m, CW_CMVAE_D1_W), PW(m, CW_CMVAE_D1_B), B, Z, H);
+    cw_lrelu_forward(a, a, B * H);
+    cw_linear_forward(out, a, PW(m, CW_CMVAE_D2_W), PW(m, CW_CMVAE_D2_B), B, H, G);
+    cw_lrelu_forward(out, out, B * G);
+    memset(m->d_pre, 0, (size_t)(B * G) * sizeof(real));
+    cw_lrelu_backward(m->d_pre, m->d_out, out, B * G);
+    memset(m->d_a, 0, (size_t)(B * H) * sizeof(real));
+    cw_linear_backward(m->d_a, GW(m, CW_CMVAE_D2_W), GW(m, CW_CMVAE_D2_B), m->d_pre, a,
+                       PW(m, CW_CMVAE_D2_W), B, H, G);
+    memset(m->d_apre, 0, (size_t)(B * H) * sizeof(real));
+    cw_lrelu_backward(m->d_apre, m->d_a, a, B * H);
+    memset(m->d_u, 0, (size_t)(B * Z) * sizeof(real));
+    cw_linear_backward(m->d_u, GW(m, CW_CMVAE_D1_W), GW(m, CW_CMVAE_D1_B), m->d_apre, u,
+                       PW(m, CW_CMVAE_D1_W), B, Z, H);
+}
+
+/* One run of phase ph on the model's buffers, as the step makes it (header comment). */
+static void ph_run(cw_cmvae *m, int ph) {
+    const int64_t B = m->cfg.batch, G = m->cfg.genes, Z = m->cfg.latent;
+    const int64_t He = m->enc_hidden, In = m->in_width;
+    switch (ph) {
+    case PH_ENC: {
+        cw_linear_forward(m->h1, m->enc, PW(m, CW_CMVAE_FC1_W), PW(m, CW_CMVAE_FC1_B), B, In, He);
+        cw_lrelu_forward(m->h1, m->h1, B * He);
+        cw_linear_forward(m->mu, m->h1, PW(m, CW_CMVAE_MEAN_W), PW(m, CW_CMVAE_MEAN_B), B, He, Z);
+        cw_linear_forward(m->vpre, m->h1, PW(m, CW_CMVAE_VAR_W), PW(m, CW_CMVAE_VAR_B), B, He, Z);
+        cw_softplus_forward(m->var, m->vpre, B * Z);
+        memset(m->d_h1, 0, (size_t)(B * He) * sizeof(real));
+        cw_linear_backward(m->d_h1, GW(m, CW_CMVAE_MEAN_W), GW(m, CW_CMVAE_MEAN_B), m->d_mu, m->h1,
+                           PW(m, CW_CMVAE_MEAN_W), B, He, Z);
+        cw_linear_backward(m->d_h1, GW(m, CW_CMVAE_VAR_W), GW(m, CW_CMVAE_VAR_B), m->d_vpre,
+                           m->h1, PW(m, CW_CMVAE_VAR_W), B, He, Z);
+        memset(m->d_h1pre, 0, (size_t)(B * He) * sizeof(real));
+        cw_lrelu_backward(m->d_h1pre, m->d_h1, m->h1, B * He);
+        real *d_in = m->has_gnn ? m->d_enc_in : NULL;
+        if (d_in) memset(d_in, 0, (size_t)(B * In) * sizeof(real));
+        cw_linear_backward(d_in, GW(m, CW_CMVAE_FC1_W), GW(m, CW_CMVAE_FC1_B), m->d_h1pre, m->enc,
+                           PW(m, CW_CMVAE_FC1_W), B, In, He);
+        break;
+    }
+    case PH_GNN:
+        if (!m->has_gnn) break;
+        cw_gnn_forward(&m->gnn, m->enc_in, In, m->x, G, m->xi, B);
+        cw_gnn_backward(&m->gnn, m->d_enc_in, In);
+        break;
+    case PH_DAG: {
+        const real *g = PW(m, CW_CMVAE_G);
+        real *dg = GW(m, CW_CMVAE_G);
+        cw_dag_forward(m->u_int, m->zp, g, B, Z);
+        cw_dag_forward(m->u_obs, m->z, g, B, Z);
+        memset(m->d_zp, 0, (size_t)(B * Z) * sizeof(real));
+        cw_dag_backward(m->d_zp, dg, m->dag_scratch, m->d_u, m->u_int, g, B, Z);
+        memset(m->d_z, 0, (size_t)(B * Z) * sizeof(real));
+        cw_dag_backward(m->d_z, dg, m->dag_scratch, m->d_u, m->u_obs, g, B, Z);
+        break;
+    }
+    case PH_DEC:
+        ph_decoder(m, m->y_hat, m->a_int, m->u_int);
+        ph_decoder(m, m->x_recon, m->a_obs, m->u_obs);
+        break;
+    case PH_MMD:
+        (void)cw_mmd_forward(m->mmd_dist, m->y_hat, m->y, B, B, G, m->cfg.mmd_sigma,
+                             m->cfg.kernel_num);
+        memset(m->d_out, 0, (size_t)(B * G) * sizeof(real));
+        cw_mmd_backward(m->d_out, NULL, m->mmd_scratch, 1.0, m->y_hat, m->y, m->mmd_dist, B, B, G,
+                        m->cfg.mmd_sigma, m->cfg.kernel_num);
+        break;
+    case PH_ADAM:
+        m->t++;
+        cw_adam_update(m->params, m->grads, m->m, m->v, m->table.total, m->cfg.lr, CW_ADAM_BETA1,
+                       CW_ADAM_BETA2, CW_ADAM_EPS, m->t);
+        break;
+    }
+}
+
+/* median ms of each phase over reps replays (one untimed run first) */
+static void ph_measure(cw_cmvae *m, int64_t reps, double *t, double *med_ms) {
+    for (int ph = 0; ph < PH_N; ph++) {
+        if (ph == PH_GNN && !m->has_gnn) {
+            med_ms[ph] = 0;
+            continue;
+        }
+        ph_run(m, ph);
+        for (int64_t i = 0; i < reps; i++) {
+            const double t0 = cw_now();
+            ph_run(m, ph);
+            t[i] = cw_now() - t0;
+        }
+        med_ms[ph] = cw_quantile(t, (int)reps, 0.5) * 1e3;
+    }
+}
+
 static void bt_help(void) {
-    printf("usage: causeway bench train --model cmvae --genes G --latent-dim Z --batch-size B\n"
-           "                            [--hidden H] [--targets C] [--steps N] [--warmup W]\n"
-           "                            [--threads T] [--seed S] [--json]\n\n"
+    printf("usage: causeway bench train --model cmvae|grace (--size S | --genes G --latent-dim Z\n"
+           "                            --batch-size B) [--hidden H] [--targets C] [--nodes N]\n"
+           "                            [--edges E] [--gnn sage|gcn|gat] [--steps N] [--warmup W]\n"
+           "                            [--threads T] [--seed S] [--peak] [--no-phases] [--json]\n\n"
            "Times N training steps (forward, backward, Adam; alpha 1, beta 1, tau 1) on seeded\n"
            "random data after W warm-up steps and one validation step (loss must be finite).\n"
            "Prints median / p10 / p90 ms per step, cells/s (B / median) and GFLOP/s with\n"
-           "FLOPs = 16BGH + 24BHZ + 6HZ + 6BZ(Z-1) + 10B^2G (GEMMs and DAG solves).\n\n"
-           "  --model M        cmvae (the only one available)\n"
-           "  --genes G        genes per cell (required)\n"
-           "  --latent-dim Z   latent programs (required)\n"
-           "  --batch-size B   cells per step (required)\n"
+           "FLOPs = 16BGH + 24BHZ + 6HZ + 6BZ(Z-1) + 10B^2G (GEMMs and DAG solves; grace adds\n"
+           "2BGH + 2BE + 8BN for the fc1 input gradient and the GNN), then the share of each\n"
+           "phase of the step (encoder, gnn, dag, decoder, mmd, adam, other), each replayed in\n"
+           "isolation on the model's buffers.\n\n"
+           "  --model M        cmvae or grace (GraCE-VAE on a random context graph)\n"
+           "  --size S         tiny | norman | replogle: G, Z, H, B, nodes and edges at once\n"
+           "                   (norman: 5000, 105, 128, 32, 7694 nodes, 63380 directed edges;\n"
+           "                   replogle: 8563, 414, 128, 32, 11000, 360000); flags after it override\n"
+           "  --genes G        genes per cell\n"
+           "  --latent-dim Z   latent programs\n"
+           "  --batch-size B   cells per step\n"
            "  --hidden H       hidden width (128)\n"
            "  --targets C      intervention targets (= Z)\n"
+           "  --nodes N        grace: context-graph nodes (G + 2694 * G / 5000 when not given)\n"
+           "  --edges E        grace: directed edges (about 8.24 per node when not given)\n"
+           "  --gnn K          grace: sage (default), gcn or gat\n"
            "  --steps N        timed steps (50)\n"
            "  --warmup W       untimed warm-up steps (5)\n"
            "  --threads T      OpenMP and OpenBLAS threads (0 = default)\n"
-           "  --seed S         seed of the data and the model (0)\n"
+           "  --seed S         seed of the data, graph and model (0)\n"
+           "  --peak           also measure the sgemm peak (2048^3) and print the fraction of it\n"
+           "  --no-phases      skip the phase shares\n"
            "  --json           one JSON object instead of the table\n");
 }
 
 int cmd_bench_train(int argc, char **argv) {
     const char *cmd = "bench train";
-    const char *model = NULL;
+    const char *model = NULL, *gnn_name = "sage";
     int64_t G = -1, Z = -1, B = -1, H = 128, C = -1, steps = 50, warmup = 5, threads = 0;
+    int64_t nodes = -1, edges = -1;
     uint64_t seed = 0;
-    int as_json = 0, bad = 0;
-    enum { O_MODEL = 256, O_G, O_Z, O_B, O_H, O_C, O_STEPS, O_WARM, O_THR, O_SEED, O_JSON };
+    int as_json = 0, bad = 0, peak = 0, phases = 1;
+    enum {
+        O_MODEL = 256, O_G, O_Z, O_B, O_H, O_C, O_STEPS, O_WARM, O_THR, O_SEED, O_JSON, O_SIZE,
+        O_NODES, O_EDGES, O_GNN, O_PEAK, O_NOPH
+    };
     static const struct option opts[] = {{"model", required_argument, 0, O_MODEL},
+                                         {"size", required_argument, 0, O_SIZE},
                                          {"genes", required_argument, 0, O_G},
                                          {"latent-dim", required_argument, 0, O_Z},
                                          {"batch-size", required_argument, 0, O_B},
                                          {"hidden", required_argument, 0, O_H},
                                          {"targets", required_argument, 0, O_C},
+                                         {"nodes", required_argument, 0, O_NODES},
+                                         {"edges", required_argument, 0, O_EDGES},
+                                         {"gnn", required_argument, 0, O_GNN},
                                          {"steps", required_argument, 0, O_STEPS},
                                          {"warmup", required_argument, 0, O_WARM},
                                          {"threads", required_argument, 0, O_THR},
                                          {"seed", required_argument, 0, O_SEED},
+                                         {"peak", no_argument, 0, O_PEAK},
+                                         {"no-phases", no_argument, 0, O_NOPH},
                                          {"json", no_argument, 0, O_JSON},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -94,50 +390,93 @@ int cmd_bench_train(int argc, char **argv) {
         switch (c) {
         case 'h': bt_help(); return 0;
         case O_MODEL: model = optarg; break;
+        case O_SIZE: {
+            cli_bench_size s;
+            if (cli_bench_size_lookup(optarg, &s))
+                return cli_error(cmd, "--size: unknown size '%s' (tiny, norman, replogle)",
+                                 optarg);
+            G = s.genes, Z = s.latent, H = s.hidden, B = s.batch, nodes = s.nodes,
+            edges = s.edges;
+            break;
+        }
         case O_G: bad = cli_parse_i64(cmd, "--genes", optarg, 1, BIG, &G); break;
         case O_Z: bad = cli_parse_i64(cmd, "--latent-dim", optarg, 1, 1 << 16, &Z); break;
         case O_B: bad = cli_parse_i64(cmd, "--batch-size", optarg, 1, 1 << 16, &B); break;
         case O_H: bad = cli_parse_i64(cmd, "--hidden", optarg, 1, 1 << 16, &H); break;
         case O_C: bad = cli_parse_i64(cmd, "--targets", optarg, 1, BIG, &C); break;
+        case O_NODES: bad = cli_parse_i64(cmd, "--nodes", optarg, 1, INT32_MAX, &nodes); break;
+        case O_EDGES: bad = cli_parse_i64(cmd, "--edges", optarg, 0, (int64_t)1 << 40, &edges); break;
+        case O_GNN: gnn_name = optarg; break;
         case O_STEPS: bad = cli_parse_i64(cmd, "--steps", optarg, 1, 1000000, &steps); break;
         case O_WARM: bad = cli_parse_i64(cmd, "--warmup", optarg, 0, 1000000, &warmup); break;
         case O_THR: bad = cli_parse_i64(cmd, "--threads", optarg, 0, 4096, &threads); break;
         case O_SEED: bad = cli_parse_u64(cmd, "--seed", optarg, &seed); break;
+        case O_PEAK: peak = 1; break;
+        case O_NOPH: phases = 0; break;
         case O_JSON: as_json = 1; break;
         default: return 2;
         }
     }
     if (bad) return 2;
     if (optind != argc) return cli_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!model) return cli_error(cmd, "--model is required (available: cmvae)");
-    if (strcmp(model, "cmvae") != 0)
-        return cli_error(cmd, "unknown model '%s' (available: cmvae)", model);
+    if (!model) return cli_error(cmd, "--model is required (available: cmvae, grace)");
+    const int grace = strcmp(model, "grace") == 0;
+    if (!grace && strcmp(model, "cmvae") != 0)
+        return cli_error(cmd, "unknown model '%s' (available: cmvae, grace)", model);
     if (G < 0 || Z < 0 || B < 0)
-        return cli_error(cmd, "--genes, --latent-dim and --batch-size are required");
+        return cli_error(cmd, "--size, or --genes, --latent-dim and --batch-size, are required");
+    const int gnn_kind = cw_gnn_kind_parse(gnn_name);
+    if (gnn_kind < 0) return cli_error(cmd, "--gnn: unknown '%s' (sage, gcn, gat)", gnn_name);
     if (C < 0) C = Z;
+    if (grace) {
+        if (nodes < 0) nodes = G + (2694 * G + 4999) / 5000;
+        if (edges < 0) edges = (int64_t)(8.24 * (double)nodes);
+        if (nodes < G)
+            return cli_error(cmd, "--nodes %lld: the graph needs at least the %lld gene nodes",
+                             (long long)nodes, (long long)G);
+        if ((double)(edges / 2) > (double)nodes * (double)(nodes - 1) / 2)
+            return cli_error(cmd, "--edges %lld: more than %lld nodes can hold", (long long)edges,
+                             (long long)nodes);
+    }
     if (threads > 0) {
         omp_set_num_threads((int)threads);
         openblas_set_num_threads((int)threads);
     }
+    bt_last_median_ms = 0;
 
+    cw_graph graph;
+    memset(&graph, 0, sizeof graph);
+    cw_cmvae m;
+    memset(&m, 0, sizeof m);
+    float *x = NULL, *y = NULL;
+    double *t = NULL;
+    int rc = 0;
+    cw_status st = CW_OK;
+    if (grace) st = cli_bench_random_graph(&graph, G, nodes, edges, seed);
+    if (st) {
+        rc = cli_fail(cmd, st);
+        goto done;
+    }
     cw_cmvae_config cfg;
     cw_cmvae_config_default(&cfg, G, Z, C);
     cfg.hidden = H;
     cfg.batch = B;
+    if (grace) {
+        cfg.kind = CW_MODEL_GRACE;
+        cw_gnn_config_default(&cfg.gnn, (cw_gnn_kind)gnn_kind, 1);
+        cfg.graph = &graph;
+    }
     cw_rng rng;
     cw_rng_substream(&rng, seed, 1);
-    cw_cmvae m;
-    memset(&m, 0, sizeof m);
-    cw_status st = cw_cmvae_init(&m, &cfg, &rng);
+    st = cw_cmvae_init(&m, &cfg, &rng);
     if (st) {
-        cw_cmvae_free(&m);
-        return cli_fail(cmd, st);
+        rc = cli_fail(cmd, st);
+        goto done;
     }
     /* data: nonnegative, log1p-count-like values, about 80% zeros */
-    float *x = cw_malloc_array((size_t)(B * G), sizeof(float));
-    float *y = cw_malloc_array((size_t)(B * G), sizeof(float));
-    double *t = calloc((size_t)steps, sizeof(double));
-    int rc = 0;
+    x = cw_malloc_array((size_t)(B * G), sizeof(float));
+    y = cw_malloc_array((size_t)(B * G), sizeof(float));
+    t = calloc((size_t)steps, sizeof(double));
     if (!x || !y || !t) {
         rc = cli_fail(cmd, cw_fail(CW_ENOMEM, "out of memory for a %lld x %lld batch",
                                    (long long)B, (long long)G));
@@ -180,27 +519,69 @@ int cmd_bench_train(int argc, char **argv) {
         const double p10 = cw_quantile(t, (int)steps, 0.10) * 1e3;
         const double med = cw_quantile(t, (int)steps, 0.50) * 1e3;
         const double p90 = cw_quantile(t, (int)steps, 0.90) * 1e3;
-        const double flops = bt_flops(B, G, Z, H);
+        const double loss_last = l.total;
+        double flops = bt_flops(B, G, Z, H);
+        if (grace)
+            flops += 2.0 * (double)B * (double)G * (double)H +
+                     2.0 * (double)B * (double)graph.adj.nnz + 8.0 * (double)B * (double)nodes;
         const double cps = (double)B / (med * 1e-3), gflops = flops / (med * 1e-3) / 1e9;
+        double peak_gflops = 0, peak_ms = 0;
+        if (peak) peak_gflops = cli_bench_sgemm_peak(2048, &peak_ms);
+        double ph_ms[PH_N] = {0}, ph_sum = 0;
+        if (phases) {
+            ph_measure(&m, steps, t, ph_ms);
+            for (int p = 0; p < PH_N; p++) ph_sum += ph_ms[p];
+        }
+        bt_last_median_ms = med;
         char commit[64];
         cli_git_commit(commit, sizeof commit);
         const char *core = openblas_get_corename();
+        const char *gnn_str = grace ? cw_gnn_kind_name((cw_gnn_kind)gnn_kind) : "none";
         if (as_json) {
-            json_error_t jerr;
-            json_t *o = json_pack_ex(&jerr, 0,
-                "{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:s,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,"
-                "s:f}",
-                "model", model, "genes", (json_int_t)G, "latent_dim", (json_int_t)Z,
-                "batch_size", (json_int_t)B, "hidden", (json_int_t)H, "targets", (json_int_t)C,
-                "steps", (json_int_t)steps, "warmup", (json_int_t)warmup, "seed", (json_int_t)seed,
-                "threads", omp_get_max_threads(), "openblas_core", core ? core : "unknown",
-                "commit", commit, "step_ms_median", med, "step_ms_p10", p10, "step_ms_p90", p90,
-                "cells_per_s", cps, "gflops", gflops, "flops_per_step", flops,
-                "loss_first", loss0, "loss_last", l.total);
-            if (!o) {
-                rc = cli_fail(cmd, cw_fail(CW_ENOMEM, "cannot build the JSON result: %s",
-                                           jerr.text));
-                goto done;
+            json_t *o = json_object();
+            json_object_set_new(o, "model", json_string(model));
+            json_object_set_new(o, "genes", json_integer(G));
+            json_object_set_new(o, "latent_dim", json_integer(Z));
+            json_object_set_new(o, "batch_size", json_integer(B));
+            json_object_set_new(o, "hidden", json_integer(H));
+            json_object_set_new(o, "targets", json_integer(C));
+            if (grace) {
+                json_object_set_new(o, "gnn", json_string(gnn_str));
+                json_object_set_new(o, "nodes", json_integer(nodes));
+                json_object_set_new(o, "edges", json_integer(graph.adj.nnz));
+            }
+            json_object_set_new(o, "params", json_integer(cw_cmvae_n_params(&m)));
+            json_object_set_new(o, "steps", json_integer(steps));
+            json_object_set_new(o, "warmup", json_integer(warmup));
+            json_object_set_new(o, "seed", json_integer((json_int_t)seed));
+            json_object_set_new(o, "threads", json_integer(omp_get_max_threads()));
+            json_object_set_new(o, "openblas_core", json_string(core ? core : "unknown"));
+            json_object_set_new(o, "commit", json_string(commit));
+            json_object_set_new(o, "validated", json_true());
+            json_object_set_new(o, "step_ms_median", json_real(med));
+            json_object_set_new(o, "step_ms_p10", json_real(p10));
+            json_object_set_new(o, "step_ms_p90", json_real(p90));
+            json_object_set_new(o, "cells_per_s", json_real(cps));
+            json_object_set_new(o, "gflops", json_real(gflops));
+            json_object_set_new(o, "flops_per_step", json_real(flops));
+            if (peak) {
+                json_object_set_new(o, "sgemm_peak_gflops", json_real(peak_gflops));
+                json_object_set_new(o, "peak_fraction",
+                                    json_real(peak_gflops > 0 ? gflops / peak_gflops : 0));
+            }
+            json_object_set_new(o, "loss_first", json_real(loss0));
+            json_object_set_new(o, "loss_last", json_real(loss_last));
+            if (phases) {
+                json_t *ph = json_object();
+                for (int p = 0; p < PH_N; p++) {
+                    if (p == PH_GNN && !m.has_gnn) continue;
+                    json_object_set_new(ph, ph_names[p],
+                                        json_pack("{s:f,s:f,s:f}", "ms", ph_ms[p], "share",
+                                                  ph_ms[p] / med, "flops", ph_flops(p, &m)));
+                }
+                json_object_set_new(ph, "other", json_pack("{s:f,s:f}", "ms", med - ph_sum,
+                                                           "share", (med - ph_sum) / med));
+                json_object_set_new(o, "phases", ph);
             }
             char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
             printf("%s\n", s ? s : "{}");
@@ -210,16 +591,44 @@ int cmd_bench_train(int argc, char **argv) {
             printf("context: threads=%d openblas_core=%s commit=%s compiler=gcc-%d.%d\n",
                    omp_get_max_threads(), core ? core : "unknown", commit, __GNUC__,
                    __GNUC_MINOR__);
-            printf("model cmvae: genes %lld, latent %lld, targets %lld, hidden %lld, batch %lld; "
-                   "%lld steps after %lld warm-up, seed %llu\n",
-                   (long long)G, (long long)Z, (long long)C, (long long)H, (long long)B,
-                   (long long)steps, (long long)warmup, (unsigned long long)seed);
-            printf("validation: first step loss %.6g (finite); last %.6g\n", loss0, l.total);
-            printf("%12s %12s %12s %14s %10s\n", "median ms", "p10 ms", "p90 ms", "cells/s",
+            printf("model %s: genes %lld, latent %lld, targets %lld, hidden %lld, batch %lld",
+                   model, (long long)G, (long long)Z, (long long)C, (long long)H, (long long)B);
+            if (grace)
+                printf(", gnn %s, random graph %lld nodes / %lld directed edges", gnn_str,
+                       (long long)nodes, (long long)graph.adj.nnz);
+            printf("; %lld parameters; %lld steps after %lld warm-up, seed %llu\n",
+                   (long long)cw_cmvae_n_params(&m), (long long)steps, (long long)warmup,
+                   (unsigned long long)seed);
+            printf("validation: ok, first step loss %.6g (finite); last %.6g\n", loss0, loss_last);
+            printf("%12s %12s %12s %14s %10s", "median ms", "p10 ms", "p90 ms", "cells/s",
                    "GFLOP/s");
-            printf("%12.3f %12.3f %12.3f %14.0f %10.2f\n", med, p10, p90, cps, gflops);
-            printf("(%.4g GFLOP per step: 16BGH + 24BHZ + 6HZ + 6BZ(Z-1) + 10B^2G)\n",
-                   flops / 1e9);
+            if (peak) printf(" %10s", "% peak");
+            printf("\n%12.3f %12.3f %12.3f %14.0f %10.2f", med, p10, p90, cps, gflops);
+            if (peak) printf(" %9.1f%%", peak_gflops > 0 ? 100 * gflops / peak_gflops : 0);
+            printf("\n(%.4g GFLOP per step: 16BGH + 24BHZ + 6HZ + 6BZ(Z-1) + 10B^2G%s)\n",
+                   flops / 1e9, grace ? " + 2BGH + 2BE + 8BN" : "");
+            if (peak)
+                printf("sgemm peak (2048^3, this run): %.2f GFLOP/s (%.2f ms per call)\n",
+                       peak_gflops, peak_ms);
+            if (phases) {
+                printf("phase shares (each phase replayed alone on the model's buffers, median "
+                       "of %lld):\n", (long long)steps);
+                printf("  %-8s %-42s %10s %8s %10s\n", "phase", "what", "median ms", "share",
+                       "GFLOP/s");
+                for (int p = 0; p < PH_N; p++) {
+                    if (p == PH_GNN && !m.has_gnn) continue;
+                    const double f = ph_flops(p, &m);
+                    printf("  %-8s %-42s %10.3f %7.1f%% ", ph_names[p], ph_what[p], ph_ms[p],
+                           100 * ph_ms[p] / med);
+                    if (f > 0 && ph_ms[p] > 0)
+                        printf("%10.2f\n", f / (ph_ms[p] * 1e-3) / 1e9);
+                    else
+                        printf("%10s\n", "-");
+                }
+                printf("  %-8s %-42s %10.3f %7.1f%% %10s\n", "other",
+                       "step median - sum of phases", med - ph_sum, 100 * (med - ph_sum) / med,
+                       "-");
+            }
         }
     }
 done:
@@ -227,5 +636,6 @@ done:
     cw_free(y);
     free(t);
     cw_cmvae_free(&m);
+    cw_graph_free(&graph);
     return rc;
 }
