@@ -9,6 +9,13 @@ ARCH := $(if $(filter 1,$(NATIVE)),-march=native,-march=x86-64-v3)
 PKG_CFLAGS := $(shell pkg-config --cflags hdf5 jansson openblas 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs hdf5 jansson openblas 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+# MPI data-parallel training (src/core/dist.c) when Open MPI's pkg-config file is installed;
+# MPI=0 builds the one-process stubs.
+MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+PKG_CFLAGS += -DCW_HAVE_MPI $(shell pkg-config --cflags ompi-c)
+PKG_LIBS += $(shell pkg-config --libs ompi-c)
+endif
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wvla
 CFLAGS ?= -O3 -g

@@ -4,7 +4,7 @@
 # skip without them; CW_DEPS_MINIMAL=1 leaves them out.
 set -eu
 required="build-essential make pkg-config libhdf5-dev liblzf-dev libjansson-dev \
-libopenblas-openmp-dev liblapacke-dev libcmocka-dev"
+libopenblas-openmp-dev liblapacke-dev libcmocka-dev libopenmpi-dev openmpi-bin"
 optional="python3 python3-numpy python3-h5py python3-scipy python3-anndata graphviz"
 want="$required"
 [ "${CW_DEPS_MINIMAL:-0}" = 1 ] || want="$want $optional"

@@ -5,6 +5,7 @@
 #include "models/cmvae.h"
 
 #include "core/alloc.h"
+#include "core/dist.h"
 #include "core/status.h"
 #include "nn/activation.h"
 #include "nn/adam.h"
@@ -234,6 +235,8 @@ cw_status cw_cmvae_init(cw_cmvae *m, const cw_cmvae_config *cfg, cw_rng *rng) {
     if (cfg->interv < CW_INTERV_MLP || cfg->interv > CW_INTERV_DROPEDGE)
         return cw_fail(CW_EINVAL, "cmvae: unknown intervention encoder %d", (int)cfg->interv);
     m->cfg = *cfg;
+    m->shard_rows = cfg->batch;
+    m->shard_size = 1;
     m->cfg.graph = NULL;
     m->cfg.union_graph = NULL;
     cw_status st = init_components(m, cfg);
@@ -336,6 +339,23 @@ cw_status cw_cmvae_init(cw_cmvae *m, const cw_cmvae_config *cfg, cw_rng *rng) {
     return CW_OK;
 }
 
+cw_status cw_cmvae_set_shard(cw_cmvae *m, int rank, int size) {
+    if (size < 1 || size > m->cfg.batch || rank < 0 || rank >= size)
+        return cw_fail(CW_EINVAL, "cmvae: process %d of %d: need 1 <= processes <= batch size %lld",
+                       rank, size, (long long)m->cfg.batch);
+    cw_dist_shard(m->cfg.batch, rank, size, &m->shard_row0, &m->shard_rows);
+    m->shard_size = size;
+    return CW_OK;
+}
+
+#ifdef CW_REAL_DOUBLE
+#define dist_allreduce_sum cw_dist_allreduce_sum_f64
+#define dist_allgather_rows cw_dist_allgather_rows_f64
+#else
+#define dist_allreduce_sum cw_dist_allreduce_sum_f32
+#define dist_allgather_rows cw_dist_allgather_rows_f32
+#endif
+
 /* ---- forward pieces ----------------------------------------------------------------------- */
 
 /* pathway-node inputs: xi_in copied, or drawn, or 0 (extra-input models and latent_mean) */
@@ -429,13 +449,17 @@ static void decode(cw_cmvae *m, real *out, real *a, const real *u, int64_t n) {
     cw_lrelu_forward(out, out, n * G);
 }
 
-/* eps copied or drawn, z = mu + sqrt(var) eps */
-static void sample_z(cw_cmvae *m, int64_t n, const real *eps, cw_rng *rng) {
+/* eps of `total` rows copied or drawn, rows [r0, r0 + n) kept (a shard draws the noise of the
+ * whole batch, so every process leaves the rng in the same state); z = mu + sqrt(var) eps */
+static void sample_z(cw_cmvae *m, int64_t n, int64_t total, int64_t r0, const real *eps,
+                     cw_rng *rng) {
     const int64_t Z = m->cfg.latent;
     if (eps)
-        memcpy(m->eps, eps, (size_t)(n * Z) * sizeof(real));
-    else
-        for (int64_t i = 0; i < n * Z; i++) m->eps[i] = (real)cw_rng_normal(rng);
+        memcpy(m->eps, eps + r0 * Z, (size_t)(n * Z) * sizeof(real));
+    else {
+        for (int64_t i = 0; i < total * Z; i++) m->eps[i] = (real)cw_rng_normal(rng);
+        if (r0 > 0) memmove(m->eps, m->eps + r0 * Z, (size_t)(n * Z) * sizeof(real));
+    }
     cw_reparam_forward(m->z, m->mu, m->var, m->eps, n * Z);
 }
 
@@ -491,22 +515,28 @@ cw_status cw_cmvae_forward(cw_cmvae *m, const real *x, const real *extra, const 
                            cw_cmvae_sched w, cw_cmvae_losses *out) {
     CW_TRY(check_call(m, k, k2, extra, noise, rng, 1));
     const int64_t B = m->cfg.batch, G = m->cfg.genes, Z = m->cfg.latent, H = m->cfg.hidden;
+    const int64_t n = m->shard_rows, r0 = m->shard_row0; /* this process's rows; B, 0 alone */
     m->have_forward = 0;
     const real *eps = noise ? noise->eps : NULL;
     /* draw order: eps (after the encoder, as before), xi, dropout masks */
     if (m->has_gnn) draw_xi(m, noise ? noise->xi : NULL, rng, m->cfg.extra_inputs > 0);
-    encoder_input(m, x, extra, B);
-    encode(m, B);
-    sample_z(m, B, eps, rng);
-    intervene(m, B, k, k2, (real)w.tau, 1, rng);
-    causal_layer(m, m->u_obs, m->z, B);
-    decode(m, m->y_hat, m->a_int, m->u_int, B);
-    decode(m, m->x_recon, m->a_obs, m->u_obs, B);
+    encoder_input(m, x, extra, n);
+    encode(m, n);
+    sample_z(m, n, B, r0, eps, rng);
+    intervene(m, n, k, k2, (real)w.tau, 1, rng);
+    causal_layer(m, m->u_obs, m->z, n);
+    decode(m, m->y_hat + r0 * G, m->a_int, m->u_int, n);
+    decode(m, m->x_recon, m->a_obs, m->u_obs, n);
+    if (m->shard_size > 1) CW_TRY(dist_allgather_rows(m->y_hat, B, G));
 
     cw_cmvae_losses l;
     l.mmd = cw_mmd_forward(m->mmd_dist, m->y_hat, y, B, B, G, m->cfg.mmd_sigma, m->cfg.kernel_num);
-    l.mse = cw_mse_forward(m->x_recon, x, B * G);
-    l.kl = cw_kl_forward(m->mu, m->var, B, Z);
+    /* MSE and KL are means over the batch: a shard contributes its mean times n / B */
+    double part[2] = {cw_mse_forward(m->x_recon, x, n * G) * (double)n / (double)B,
+                      cw_kl_forward(m->mu, m->var, n, Z) * (double)n / (double)B};
+    if (m->shard_size > 1) CW_TRY(cw_dist_allreduce_sum_f64(part, 2));
+    l.mse = part[0];
+    l.kl = part[1];
     l.l1 = cw_cmvae_has(m, CW_CMVAE_G) ? cw_l1_triu_forward(cw_cmvae_param(m, CW_CMVAE_G), Z) : 0;
     l.lap = m->lap_indptr ? cw_laplacian_forward(cw_cmvae_param(m, CW_CMVAE_D2_W), m->lap_indptr,
                                                  m->lap_indices, G, H)
@@ -589,65 +619,67 @@ void cw_cmvae_backward(cw_cmvae *m) {
     CW_ASSERT(m->have_forward);
     const int64_t B = m->cfg.batch, G = m->cfg.genes, Z = m->cfg.latent, H = m->cfg.hidden;
     const int64_t He = m->enc_hidden, In = m->in_width;
+    const int64_t n = m->shard_rows, r0 = m->shard_row0; /* this process's rows; B, 0 alone */
+    const double share = (double)n / (double)B;          /* of the batch means MSE and KL */
 
-    /* interventional branch: alpha MMD(y_hat, y) -> d_zp */
+    /* interventional branch: alpha MMD(y_hat, y) over the whole batch -> d_zp of this shard */
     memset(m->d_out, 0, (size_t)(B * G) * sizeof(real));
     if (m->w.alpha != 0)
         cw_mmd_backward(m->d_out, NULL, m->mmd_scratch, m->w.alpha, m->y_hat, m->y, m->mmd_dist, B,
                         B, G, m->cfg.mmd_sigma, m->cfg.kernel_num);
-    decode_backward(m, m->d_out, m->y_hat, m->a_int, m->u_int, B);
-    memset(m->d_zp, 0, (size_t)(B * Z) * sizeof(real));
-    causal_layer_backward(m, m->d_zp, m->u_int, B);
+    decode_backward(m, m->d_out + r0 * G, m->y_hat + r0 * G, m->a_int, m->u_int, n);
+    memset(m->d_zp, 0, (size_t)(n * Z) * sizeof(real));
+    causal_layer_backward(m, m->d_zp, m->u_int, n);
 
     /* observational branch: MSE(x_recon, x) -> d_z */
-    memset(m->d_out, 0, (size_t)(B * G) * sizeof(real));
-    cw_mse_backward(m->d_out, 1.0, m->x_recon, m->x, B * G);
-    decode_backward(m, m->d_out, m->x_recon, m->a_obs, m->u_obs, B);
-    memset(m->d_z, 0, (size_t)(B * Z) * sizeof(real));
-    causal_layer_backward(m, m->d_z, m->u_obs, B);
+    memset(m->d_out, 0, (size_t)(n * G) * sizeof(real));
+    cw_mse_backward(m->d_out, share, m->x_recon, m->x, n * G);
+    decode_backward(m, m->d_out, m->x_recon, m->a_obs, m->u_obs, n);
+    memset(m->d_z, 0, (size_t)(n * Z) * sizeof(real));
+    causal_layer_backward(m, m->d_z, m->u_obs, n);
 
     /* zp = z + s bc (+ s2 bc2) */
-    for (int64_t i = 0; i < B * Z; i++) m->d_z[i] += m->d_zp[i];
-    c_encode_backward(m, 0, m->k, B);
-    if (m->k2 >= 0) c_encode_backward(m, 1, m->k2, B);
+    for (int64_t i = 0; i < n * Z; i++) m->d_z[i] += m->d_zp[i];
+    c_encode_backward(m, 0, m->k, n);
+    if (m->k2 >= 0) c_encode_backward(m, 1, m->k2, n);
 
-    /* lambda L1, lambda2 LAP */
-    if (cw_cmvae_has(m, CW_CMVAE_G))
+    /* lambda L1, lambda2 LAP: parameter terms, counted once in the group (by rank 0) */
+    if (cw_cmvae_has(m, CW_CMVAE_G) && r0 == 0)
         cw_l1_triu_backward(cw_cmvae_grad(m, CW_CMVAE_G), m->cfg.lambda,
                             cw_cmvae_param(m, CW_CMVAE_G), Z);
-    if (m->lap_indptr)
+    if (m->lap_indptr && r0 == 0)
         cw_laplacian_backward(cw_cmvae_grad(m, CW_CMVAE_D2_W), m->cfg.lambda_laplacian,
                               cw_cmvae_param(m, CW_CMVAE_D2_W), m->lap_indptr, m->lap_indices, G,
                               H);
 
     /* reparameterisation, beta KL, encoder */
-    memset(m->d_mu, 0, (size_t)(B * Z) * sizeof(real));
-    memset(m->d_var, 0, (size_t)(B * Z) * sizeof(real));
-    cw_reparam_backward(m->d_mu, m->d_var, m->d_z, m->var, m->eps, B * Z);
-    cw_kl_backward(m->d_mu, m->d_var, m->w.beta, m->mu, m->var, B, Z);
-    memset(m->d_vpre, 0, (size_t)(B * Z) * sizeof(real));
-    cw_softplus_backward(m->d_vpre, m->d_var, m->vpre, B * Z);
-    memset(m->d_h1, 0, (size_t)(B * He) * sizeof(real));
+    memset(m->d_mu, 0, (size_t)(n * Z) * sizeof(real));
+    memset(m->d_var, 0, (size_t)(n * Z) * sizeof(real));
+    cw_reparam_backward(m->d_mu, m->d_var, m->d_z, m->var, m->eps, n * Z);
+    cw_kl_backward(m->d_mu, m->d_var, m->w.beta * share, m->mu, m->var, n, Z);
+    memset(m->d_vpre, 0, (size_t)(n * Z) * sizeof(real));
+    cw_softplus_backward(m->d_vpre, m->d_var, m->vpre, n * Z);
+    memset(m->d_h1, 0, (size_t)(n * He) * sizeof(real));
     cw_linear_backward(m->d_h1, cw_cmvae_grad(m, CW_CMVAE_MEAN_W),
                        cw_cmvae_grad(m, CW_CMVAE_MEAN_B), m->d_mu, m->h1,
-                       cw_cmvae_param(m, CW_CMVAE_MEAN_W), B, He, Z);
+                       cw_cmvae_param(m, CW_CMVAE_MEAN_W), n, He, Z);
     cw_linear_backward(m->d_h1, cw_cmvae_grad(m, CW_CMVAE_VAR_W), cw_cmvae_grad(m, CW_CMVAE_VAR_B),
-                       m->d_vpre, m->h1, cw_cmvae_param(m, CW_CMVAE_VAR_W), B, He, Z);
-    memset(m->d_h1pre, 0, (size_t)(B * He) * sizeof(real));
-    cw_lrelu_backward(m->d_h1pre, m->d_h1, m->h1, B * He);
+                       m->d_vpre, m->h1, cw_cmvae_param(m, CW_CMVAE_VAR_W), n, He, Z);
+    memset(m->d_h1pre, 0, (size_t)(n * He) * sizeof(real));
+    cw_lrelu_backward(m->d_h1pre, m->d_h1, m->h1, n * He);
     real *d_in = NULL;
     if (m->has_gnn) {
         d_in = m->d_enc_in;
-        memset(d_in, 0, (size_t)(B * In) * sizeof(real));
+        memset(d_in, 0, (size_t)(n * In) * sizeof(real));
     }
     if (m->cfg.kind == CW_MODEL_SENA)
         cw_masked_linear_backward(d_in, cw_cmvae_grad(m, CW_CMVAE_FC1_W),
                                   cw_cmvae_grad(m, CW_CMVAE_FC1_B), m->sena_dw, m->d_h1pre,
-                                  m->enc, m->sena_weff, m->sena_mask, B, In, He);
+                                  m->enc, m->sena_weff, m->sena_mask, n, In, He);
     else
         cw_linear_backward(d_in, cw_cmvae_grad(m, CW_CMVAE_FC1_W),
                            cw_cmvae_grad(m, CW_CMVAE_FC1_B), m->d_h1pre, m->enc,
-                           cw_cmvae_param(m, CW_CMVAE_FC1_W), B, In, He);
+                           cw_cmvae_param(m, CW_CMVAE_FC1_W), n, In, He);
     if (m->has_gnn) cw_gnn_backward(&m->gnn, d_in, In);
 }
 
@@ -674,6 +706,7 @@ cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *extra, con
                        cw_model_kind_name(m->cfg.kind), (long long)(m->t + 1), (long long)k, bad,
                        l.mmd, l.mse, l.kl, l.l1, l.lap);
     cw_cmvae_backward(m);
+    if (m->shard_size > 1) CW_TRY(dist_allreduce_sum(m->grads, total)); /* the batch's gradient */
     if (m->cfg.grad_clip > 0) cw_grad_clamp(m->grads, total, (real)m->cfg.grad_clip);
     m->t++;
     cw_adam_update(m->params, m->grads, m->m, m->v, total, m->cfg.lr, CW_ADAM_BETA1,
@@ -692,7 +725,7 @@ cw_status cw_cmvae_predict(cw_cmvae *m, real *y_hat, const real *x, const real *
     if (m->has_gnn) draw_xi(m, noise ? noise->xi : NULL, rng, m->cfg.extra_inputs > 0);
     encoder_input(m, x, extra, n);
     encode(m, n);
-    sample_z(m, n, noise ? noise->eps : NULL, rng);
+    sample_z(m, n, n, 0, noise ? noise->eps : NULL, rng);
     intervene(m, n, k, k2, 1, 0, rng);
     decode(m, m->y_hat, m->a_int, m->u_int, n);
     memcpy(y_hat, m->y_hat, (size_t)(n * m->cfg.genes) * sizeof(real));

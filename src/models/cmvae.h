@@ -136,6 +136,10 @@ typedef struct {
     int32_t *lap_indices;
     real *params, *grads, *m, *v; /* table.total each, table layout */
     int64_t t;                    /* Adam steps taken */
+    /* data-parallel shard (cw_cmvae_set_shard): rows [shard_row0, shard_row0 + shard_rows) of
+     * every global batch of cfg.batch rows, one of shard_size processes; default 0, B, 1 */
+    int64_t shard_row0, shard_rows;
+    int shard_size;
 
     real *arena; /* one allocation; the pointers below point into it */
     /* forward state, batch rows n = cfg.batch */
@@ -194,6 +198,19 @@ static inline real *cw_cmvae_grad(const cw_cmvae *m, int i) {
     return m->grads + m->table.offset[m->slot[i]];
 }
 static inline int cw_cmvae_has(const cw_cmvae *m, int i) { return m->slot[i] >= 0; }
+
+/* Data-parallel training (issue #6 item 4): this process is `rank` of the `size` processes of
+ * the dist group (core/dist.h) and takes the cw_dist_shard(B, rank, size) rows of every global
+ * batch. forward then reads x and extra for the shard's rows only, y (and noise->eps) for all B
+ * rows; it draws the noise of all B rows (every process keeps the same rng state), computes the
+ * encoder and decoders on its rows, gathers y_hat of all rows (one Allgather: the MMD couples
+ * every pair of cells of the batch, so it is computed on the whole batch by every process) and
+ * sums the MSE and KL partial sums over the group; the losses are those of the global batch.
+ * backward accumulates the shard's share (the parameter-only L1 and Laplacian terms on rank 0);
+ * train_step sums the gradient buffer over the group (one Allreduce) before clamp and Adam, so
+ * every process takes the same step as one process on the whole batch (up to summation order).
+ * size 1 (the default) is the one-process model. CW_EINVAL unless 1 <= size <= B. */
+cw_status cw_cmvae_set_shard(cw_cmvae *m, int rank, int size);
 
 /* Forward over one batch: x (B, G) paired controls, extra (B, E) their extra inputs (NULL when
  * E = 0), y (B, G) real cells of target k; k in [0, C), k2 in [0, C) or -1; noise NULL or with

@@ -1,7 +1,17 @@
-/* trainer.c: the training driver (see trainer.h). */
+/* trainer.c: the training driver (see trainer.h).
+ *
+ * Data parallel (issue #6 item 4; `mpirun -np R causeway train ...`, core/dist.h): every process
+ * reads the data, builds the same model from the same seed (then takes rank 0's parameters and
+ * Adam moments, one broadcast) and draws the same batches in the same order; of every global
+ * batch of --batch-size cells it encodes and decodes its cw_dist_shard rows, and the model sums
+ * the gradient over the group once per step (cw_cmvae_set_shard), so every process takes the
+ * same Adam step as one process on the whole batch. Only rank 0 prints and writes the run
+ * directory; after each of its writes the group agrees (cw_dist_agree) so that all continue or
+ * all stop. The data file (and, to resume, the run directory) must be readable by every process. */
 #include "models/trainer.h"
 
 #include "core/alloc.h"
+#include "core/dist.h"
 #include "core/rng.h"
 #include "core/status.h"
 #include "core/timer.h"
@@ -179,6 +189,9 @@ static cw_status run(const cw_train_opts *o, int resume) {
     memset(&s, 0, sizeof s);
     cw_status st = CW_OK;
     char path[4096];
+    CW_TRY(cw_dist_init());
+    const int rank = cw_dist_rank(), nproc = cw_dist_size(), lead = rank == 0;
+    const int quiet = o->quiet || !lead, progress_tty = o->progress_tty && lead;
     if (o->threads > 0) {
         omp_set_num_threads(o->threads);
         openblas_set_num_threads(o->threads);
@@ -210,11 +223,11 @@ static cw_status run(const cw_train_opts *o, int resume) {
     cw_rng_substream(&init_rng, o->seed, CW_RNG_STREAM_MODEL);
     cw_rng_substream(&rng, o->seed, CW_RNG_STREAM_TRAIN);
     if ((st = cw_cmvae_init(&s.model, &mc, &init_rng))) goto done;
-    if (!resume && mkdir(o->out_dir, 0777) != 0 && errno != EEXIST) {
+    if ((st = cw_cmvae_set_shard(&s.model, rank, nproc))) goto done;
+    if (lead && !resume && mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
         st = cw_fail(CW_EIO, "%s: cannot create the run directory: %s", o->out_dir,
                      strerror(errno));
-        goto done;
-    }
+    if ((st = cw_dist_agree(st))) goto done;
     /* split: a fresh run makes (or loads) it and saves it; a resumed run loads its own */
     snprintf(path, sizeof path, "%s/split.json", o->out_dir);
     if (resume || o->split_file) {
@@ -233,7 +246,8 @@ static cw_status run(const cw_train_opts *o, int resume) {
             goto done;
         }
     }
-    if (!resume && (st = cw_split_save(&s.split, &s.d, path))) goto done;
+    if (lead && !resume) st = cw_split_save(&s.split, &s.d, path);
+    if ((st = cw_dist_agree(st))) goto done;
     s.pair = cw_malloc_array((size_t)s.d.n_cells, sizeof(int64_t));
     if (!s.pair) {
         st = cw_fail(CW_ENOMEM, "out of memory");
@@ -272,33 +286,45 @@ static cw_status run(const cw_train_opts *o, int resume) {
         s.model.t = meta.step;
         rng = meta.rng;
         cw_ckpt_meta_free(&meta);
-    } else {
+    } else if (lead) {
         char cpath[4200];
         snprintf(cpath, sizeof cpath, "%s/config.json", o->out_dir);
-        if ((st = cw_run_write_json(cpath, s.config))) {
-            free(cfg_txt);
-            goto done;
-        }
+        st = cw_run_write_json(cpath, s.config);
     }
     char lpath[4200];
     snprintf(lpath, sizeof lpath, "%s/train_log.jsonl", o->out_dir);
-    s.log = fopen(lpath, resume ? "a" : "w");
+    if (st == CW_OK && lead && !(s.log = fopen(lpath, resume ? "a" : "w")))
+        st = cw_fail(CW_EIO, "%s: cannot write: %s", lpath, strerror(errno));
     s.xb = cw_malloc_array((size_t)(o->batch * G), sizeof(float));
     s.yb = cw_malloc_array((size_t)(o->batch * G), sizeof(float));
     s.eb = cw_malloc_array((size_t)(o->batch * (s.mi.extra_dim + 1)), sizeof(float));
     s.ctrl_cells = cw_malloc_array((size_t)o->batch, sizeof(int64_t));
-    if (!s.log || !s.xb || !s.yb || !s.eb || !s.ctrl_cells) {
-        st = s.log ? cw_fail(CW_ENOMEM, "out of memory")
-                   : cw_fail(CW_EIO, "%s: cannot write: %s", lpath, strerror(errno));
+    if (st == CW_OK && (!s.xb || !s.yb || !s.eb || !s.ctrl_cells))
+        st = cw_fail(CW_ENOMEM, "out of memory");
+    if ((st = cw_dist_agree(st))) {
         free(cfg_txt);
         goto done;
     }
-    if (!o->quiet && !resume)
+    /* the same start on every process: rank 0's parameters and Adam moments */
+    if (nproc > 1) {
+        const int64_t bytes = s.model.table.total * (int64_t)sizeof(float);
+        if ((st = cw_dist_bcast(s.model.table.params, bytes, 0)) ||
+            (st = cw_dist_bcast(s.model.table.m, bytes, 0)) ||
+            (st = cw_dist_bcast(s.model.table.v, bytes, 0))) {
+            free(cfg_txt);
+            goto done;
+        }
+    }
+    if (!quiet && !resume)
         printf("training %s on %s: %lld train batches/epoch of %lld cells, %lld genes, %lld "
                "targets, latent %lld, %lld parameters, %lld epochs, seed %" PRIu64 "\n",
                o->model, o->data_path, (long long)s.sampler.n_batches, (long long)o->batch,
                (long long)G, (long long)C, (long long)Z, (long long)cw_cmvae_n_params(&s.model),
                (long long)o->epochs, o->seed);
+    if (!quiet && nproc > 1)
+        printf("data parallel over %d processes: %lld to %lld cells of each batch per process\n",
+               nproc, (long long)(o->batch / nproc), (long long)((o->batch + nproc - 1) / nproc));
+    const int64_t row0 = s.model.shard_row0, rows = s.model.shard_rows;
     int64_t end = o->epochs;
     if (o->stop_after > 0 && o->stop_after < end) end = o->stop_after;
     double t_run = cw_now();
@@ -311,10 +337,11 @@ static cw_status run(const cw_train_opts *o, int resume) {
         for (int64_t b = 0; b < s.sampler.n_batches; b++) {
             const int64_t *cells = cw_sampler_batch(&s.sampler, b);
             int64_t p = s.sampler.batch_pert[b];
-            for (int64_t i = 0; i < o->batch; i++) s.ctrl_cells[i] = s.pair[cells[i]];
-            cw_run_gather_rows(&s.x, s.ctrl_cells, o->batch, s.xb);
+            /* this process's controls (rows [row0, row0 + rows)), all the batch's real cells */
+            for (int64_t i = 0; i < rows; i++) s.ctrl_cells[i] = s.pair[cells[row0 + i]];
+            cw_run_gather_rows(&s.x, s.ctrl_cells, rows, s.xb);
             cw_run_gather_rows(&s.x, cells, o->batch, s.yb);
-            cw_model_gather_extra(&s.mi, s.ctrl_cells, o->batch, s.eb);
+            cw_model_gather_extra(&s.mi, s.ctrl_cells, rows, s.eb);
             int64_t k = cw_perturb_targets_of(&s.d, p)[0];
             cw_cmvae_losses L;
             st = cw_cmvae_train_step(&s.model, s.xb, s.mi.extra_dim ? s.eb : NULL, s.yb, k, -1,
@@ -327,7 +354,7 @@ static cw_status run(const cw_train_opts *o, int resume) {
             }
             sum[0] += L.total, sum[1] += L.mmd, sum[2] += L.mse, sum[3] += L.kl, sum[4] += L.l1;
             sum[5] += L.lap;
-            if (o->progress_tty && (b % 16 == 0 || b + 1 == s.sampler.n_batches)) {
+            if (progress_tty && (b % 16 == 0 || b + 1 == s.sampler.n_batches)) {
                 double el = cw_now() - t0, rate = (double)((b + 1) * o->batch) / (el > 0 ? el : 1e-9);
                 double eta = el / (double)(b + 1) *
                              (double)((end - e) * s.sampler.n_batches - b - 1);
@@ -337,23 +364,28 @@ static cw_status run(const cw_train_opts *o, int resume) {
         if (st) break;
         double sec = cw_now() - t0, nb = (double)s.sampler.n_batches;
         double rate = nb * (double)o->batch / (sec > 0 ? sec : 1e-9);
-        fprintf(s.log,
-                "{\"epoch\": %lld, \"alpha\": %.9g, \"beta\": %.9g, \"tau\": %.9g, \"loss\": %.9g, "
-                "\"mmd\": %.9g, \"mse\": %.9g, \"kl\": %.9g, \"l1\": %.9g, \"laplacian\": %.9g, "
-                "\"batches\": %lld, \"seconds\": %.4f, \"cells_per_s\": %.1f}\n",
-                (long long)e, w.alpha, w.beta, w.tau, sum[0] / nb, sum[1] / nb, sum[2] / nb,
-                sum[3] / nb, sum[4] / nb, sum[5] / nb, (long long)s.sampler.n_batches, sec, rate);
-        fflush(s.log);
-        if (o->progress_tty) fputc('\n', stderr);
-        if (!o->quiet && !o->progress_tty)
+        if (s.log) {
+            fprintf(s.log,
+                    "{\"epoch\": %lld, \"alpha\": %.9g, \"beta\": %.9g, \"tau\": %.9g, "
+                    "\"loss\": %.9g, \"mmd\": %.9g, \"mse\": %.9g, \"kl\": %.9g, "
+                    "\"l1\": %.9g, \"laplacian\": %.9g, \"batches\": %lld, "
+                    "\"seconds\": %.4f, \"cells_per_s\": %.1f}\n",
+                    (long long)e, w.alpha, w.beta, w.tau, sum[0] / nb, sum[1] / nb, sum[2] / nb,
+                    sum[3] / nb, sum[4] / nb, sum[5] / nb, (long long)s.sampler.n_batches, sec,
+                    rate);
+            fflush(s.log);
+        }
+        if (progress_tty) fputc('\n', stderr);
+        if (!quiet && !progress_tty)
             printf("epoch %lld/%lld loss %.4f mmd %.4f mse %.4f kl %.4f l1 %.4f (%.0f cells/s)\n",
                    (long long)e + 1, (long long)o->epochs, sum[0] / nb, sum[1] / nb, sum[2] / nb,
                    sum[3] / nb, sum[4] / nb, rate);
         cw_ckpt_meta meta = {(char *)o->model, cfg_txt, o->seed, e + 1, s.model.t, rng};
-        st = cw_checkpoint_save(path, &s.model.table, &meta);
+        if (lead) st = cw_checkpoint_save(path, &s.model.table, &meta);
+        st = cw_dist_agree(st);
     }
     free(cfg_txt);
-    if (st == CW_OK && !o->quiet)
+    if (st == CW_OK && !quiet)
         printf("%s after %lld of %lld epochs (%.1f s); checkpoint %s\n",
                end < o->epochs ? "stopped" : "finished", (long long)end, (long long)o->epochs,
                cw_now() - t_run, path);
