@@ -17,6 +17,7 @@
  *   d2 da        (B,G) x (G,H)                                            2BHG
  *   spmm f1      cw_spmm, B cells, width 1 (the default 1-layer GNN)      2BE
  *   spmm f8      cw_spmm, B cells, width 8 (hidden GNN layers)            16BE
+ *                (both node-major as the GNN encoder runs them: x (N, B f), one SpMM B f wide)
  *   mmd fwd      cw_mmd_forward, B vs B cells: 3 Gram blocks (+ kernels)  6B^2G
  *   mmd bwd      cw_mmd_backward d y_hat: 2 GEMMs (+ weights)             4B^2G
  *   dag fwd      cw_dag_forward, triangular solve                         BZ(Z-1)
@@ -184,8 +185,8 @@ static void k_run(kctx *k, int id) {
     case K_D2_FWD: cw_linear_forward(k->yg, k->bh, k->w_hg, k->bias_g, B, H, G); break;
     case K_D2_DW: cw_linear_backward(NULL, k->dw_hg, NULL, k->yg, k->bh, k->w_hg, B, H, G); break;
     case K_D2_DA: cw_linear_backward(k->dbh, NULL, NULL, k->yg, k->bh, k->w_hg, B, H, G); break;
-    case K_SPMM1: cw_spmm(k->nodes_out, k->nodes_in, ip, ix, k->val, NULL, B, N, 1, 0); break;
-    case K_SPMM8: cw_spmm(k->nodes_out, k->nodes_in, ip, ix, k->val, NULL, B, N, 8, 0); break;
+    case K_SPMM1: cw_spmm(k->nodes_out, k->nodes_in, ip, ix, k->val, NULL, 1, N, B * 1, 0); break;
+    case K_SPMM8: cw_spmm(k->nodes_out, k->nodes_in, ip, ix, k->val, NULL, 1, N, B * 8, 0); break;
     case K_MMD_FWD: (void)cw_mmd_forward(k->dist, k->yg, k->xg, B, B, G, 1000.0, 10); break;
     case K_MMD_BWD:
         cw_mmd_backward(k->dxg, NULL, k->mmdscr, 1.0, k->yg, k->xg, k->dist, B, B, G, 1000.0, 10);
@@ -352,13 +353,14 @@ static double validate(kctx *k, int id, double *scratch) {
         const int64_t f = id == K_SPMM1 ? 1 : 8;
         const int64_t *ip = k->graph.adj.indptr;
         const int32_t *ix = k->graph.adj.indices;
+        /* node-major: node v, cell b, feature q at (v B + b) f + q */
         for (int64_t b = 0; b < B; b++)
             for (int64_t v = 0; v < N; v++)
                 for (int64_t q = 0; q < f; q++) {
                     double s = 0;
                     for (int64_t e = ip[v]; e < ip[v + 1]; e++)
-                        s += (double)k->val[e] * k->nodes_in[(b * N + ix[e]) * f + q];
-                    r1[(b * N + v) * f + q] = s;
+                        s += (double)k->val[e] * k->nodes_in[((int64_t)ix[e] * B + b) * f + q];
+                    r1[(v * B + b) * f + q] = s;
                 }
         k_run(k, id);
         cmp(&c, k->nodes_out, r1, B * N * f, 1e-4, 1e-5);

@@ -1,5 +1,11 @@
 /* gnn_encoder.c: the GraCE-VAE / VGAE graph encoder (gnn_encoder.h; spec §4.2, §4.3). Each layer
- * is a CSR aggregation (nn/graph_conv.h) and dense maps over all B N node rows (nn/linear.h). */
+ * is a CSR aggregation (nn/graph_conv.h) and dense maps over all B N node rows.
+ *
+ * SAGE and GCN run node-major (gnn_encoder.h): one cw_spmm B F wide, and the layer's small dense
+ * maps as fused loops over blocks of CW_GNN_NODE_BLOCK nodes (OpenMP over blocks, no BLAS).
+ * Parameter gradients are summed in double per block and the block partials are reduced
+ * serially in block order, so results do not depend on the thread count. GAT stays cell-major
+ * and uses nn/linear.h (BLAS) plus cw_gat_forward/backward. */
 #include "models/gnn_encoder.h"
 
 #include "core/alloc.h"
@@ -37,6 +43,7 @@ void cw_gnn_free(cw_gnn *g) {
     cw_free(g->indices);
     cw_free(g->val);
     cw_free(g->arena);
+    cw_free(g->red);
     memset(g, 0, sizeof *g);
 }
 
@@ -138,8 +145,17 @@ cw_status cw_gnn_init(cw_gnn *g, const cw_gnn_config *cfg, int64_t n_nodes, int6
     total += BN;                /* h[L]: the last output (width 1) */
     total += 3 * BN * fmax;     /* dh, dh2, dmid */
     total += gat_scratch;
+    g->node_major = cfg->kind != CW_GNN_GAT;
+    if (g->node_major) total += BN; /* x0 */
     g->arena = cw_calloc((size_t)total, sizeof(real));
-    if (!g->arena) {
+    g->red_per = 1;
+    for (int l = 0; l < L; l++) {
+        const int64_t per = 2 * g->fout[l] * g->fin[l] + g->fout[l];
+        g->red_per = per > g->red_per ? per : g->red_per;
+    }
+    const int64_t nblk = (n_nodes + CW_GNN_NODE_BLOCK - 1) / CW_GNN_NODE_BLOCK;
+    g->red = g->node_major ? cw_calloc((size_t)(nblk * g->red_per), sizeof(double)) : NULL;
+    if (!g->arena || (g->node_major && !g->red)) {
         cw_gnn_free(g);
         return cw_fail(CW_ENOMEM, "gnn: out of memory for activations (%lld values)",
                        (long long)total);
@@ -155,7 +171,8 @@ cw_status cw_gnn_init(cw_gnn *g, const cw_gnn_config *cfg, int64_t n_nodes, int6
     g->dh = a, a += BN * fmax;
     g->dh2 = a, a += BN * fmax;
     g->dmid = a, a += BN * fmax;
-    g->gat_scratch = a;
+    g->gat_scratch = a, a += gat_scratch;
+    g->x0 = g->node_major ? a : NULL;
     return CW_OK;
 }
 
@@ -201,28 +218,197 @@ void cw_gnn_init_params(cw_gnn *g, cw_rng *rng) {
 static real *P(const cw_gnn *g, int l, int j) { return g->p[l * tensors_per_layer(g->cfg.kind) + j]; }
 static real *D(const cw_gnn *g, int l, int j) { return g->g[l * tensors_per_layer(g->cfg.kind) + j]; }
 
+/* ---- node-major helpers (SAGE, GCN): rows r = v n + b over N nodes and n cells ----------- */
+
+static int64_t node_blocks(int64_t N) { return (N + CW_GNN_NODE_BLOCK - 1) / CW_GNN_NODE_BLOCK; }
+
+/* rows [*r0, *r1) of node block blk */
+static void block_rows(int64_t blk, int64_t N, int64_t n, int64_t *r0, int64_t *r1) {
+    const int64_t v0 = blk * CW_GNN_NODE_BLOCK;
+    const int64_t v1 = v0 + CW_GNN_NODE_BLOCK < N ? v0 + CW_GNN_NODE_BLOCK : N;
+    *r0 = v0 * n;
+    *r1 = v1 * n;
+}
+
+/* out (rows, fo) = [bias +] in1 W1^T [+ in2 W2^T], then ReLU if relu; W1, W2 (fo, fi);
+ * in2/w2 and bias may be NULL. out may not alias the inputs. */
+static void nm_dense_forward(real *restrict out, const real *restrict in1, const real *w1,
+                             const real *restrict in2, const real *w2, const real *bias,
+                             int64_t N, int64_t n, int64_t fi, int64_t fo, int relu) {
+    const int64_t nb = node_blocks(N);
+#pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < nb; blk++) {
+        int64_t r0, r1;
+        block_rows(blk, N, n, &r0, &r1);
+        if (fi == 1 && fo == 1) {
+            const real a = w1[0], b0 = bias ? bias[0] : 0;
+            if (in2) {
+                const real c = w2[0];
+                for (int64_t r = r0; r < r1; r++) {
+                    real t = b0 + a * in1[r];
+                    t += c * in2[r];
+                    out[r] = relu ? (t > 0 ? t : 0) : t;
+                }
+            } else {
+                for (int64_t r = r0; r < r1; r++) {
+                    const real t = b0 + a * in1[r];
+                    out[r] = relu ? (t > 0 ? t : 0) : t;
+                }
+            }
+            continue;
+        }
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t o = 0; o < fo; o++) {
+                real t = bias ? bias[o] : 0;
+                for (int64_t k = 0; k < fi; k++) t += w1[o * fi + k] * in1[r * fi + k];
+                if (in2)
+                    for (int64_t k = 0; k < fi; k++) t += w2[o * fi + k] * in2[r * fi + k];
+                out[r * fo + o] = relu ? (t > 0 ? t : 0) : t;
+            }
+    }
+}
+
+/* d1 (rows, fi) = dout W1 and, if d2, d2 (rows, fi) = dout W2 (both overwritten); dout (rows, fo) */
+static void nm_dense_dinput(real *restrict d1, const real *w1, real *restrict d2, const real *w2,
+                            const real *restrict dout, int64_t N, int64_t n, int64_t fi,
+                            int64_t fo) {
+    const int64_t nb = node_blocks(N);
+#pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < nb; blk++) {
+        int64_t r0, r1;
+        block_rows(blk, N, n, &r0, &r1);
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t k = 0; k < fi; k++) {
+                real t1 = 0, t2 = 0;
+                for (int64_t o = 0; o < fo; o++) {
+                    t1 += dout[r * fo + o] * w1[o * fi + k];
+                    if (d2) t2 += dout[r * fo + o] * w2[o * fi + k];
+                }
+                d1[r * fi + k] = t1;
+                if (d2) d2[r * fi + k] = t2;
+            }
+    }
+}
+
+/* accumulates dw1 (fo, fi) += d^T x1, dw2 (fo, fi) += d^T x2, db (fo) += column sums of dsum;
+ * d, dsum (rows, fo), x1, x2 (rows, fi); dw1/x1, dw2/x2, db/dsum may be NULL in pairs.
+ * Double partial sums per node block, reduced in block order. */
+static void nm_param_grads(cw_gnn *g, int64_t n, int64_t fi, int64_t fo, const real *d,
+                           const real *x1, real *dw1, const real *x2, real *dw2,
+                           const real *dsum, real *db) {
+    const int64_t N = g->n_nodes, nb = node_blocks(N), per = 2 * fo * fi + fo;
+    CW_ASSERT(per <= g->red_per);
+#pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < nb; blk++) {
+        int64_t r0, r1;
+        block_rows(blk, N, n, &r0, &r1);
+        double *p = g->red + blk * per;
+        if (fi == 1 && fo == 1) {
+            double s1 = 0, s2 = 0, sb = 0;
+            for (int64_t r = r0; r < r1; r++) {
+                if (dw1) s1 += (double)d[r] * x1[r];
+                if (dw2) s2 += (double)d[r] * x2[r];
+                if (db) sb += dsum[r];
+            }
+            p[0] = s1, p[1] = s2, p[2] = sb;
+            continue;
+        }
+        for (int64_t j = 0; j < per; j++) p[j] = 0;
+        double *p1 = p, *p2 = p + fo * fi, *pb = p + 2 * fo * fi;
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t o = 0; o < fo; o++) {
+                const double t = d ? d[r * fo + o] : 0;
+                if (dw1)
+                    for (int64_t k = 0; k < fi; k++) p1[o * fi + k] += t * x1[r * fi + k];
+                if (dw2)
+                    for (int64_t k = 0; k < fi; k++) p2[o * fi + k] += t * x2[r * fi + k];
+                if (db) pb[o] += dsum[r * fo + o];
+            }
+    }
+    for (int64_t j = 0; j < per; j++) {
+        double s = 0;
+        for (int64_t blk = 0; blk < nb; blk++) s += g->red[blk * per + j];
+        if (j < fo * fi) {
+            if (dw1) dw1[j] += (real)s;
+        } else if (j < 2 * fo * fi) {
+            if (dw2) dw2[j - fo * fi] += (real)s;
+        } else if (db) {
+            db[j - 2 * fo * fi] += (real)s;
+        }
+    }
+}
+
+/* out (rows, f) += bias, then ReLU if relu */
+static void nm_bias_relu(real *out, const real *bias, int64_t N, int64_t n, int64_t f, int relu) {
+    const int64_t nb = node_blocks(N);
+#pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < nb; blk++) {
+        int64_t r0, r1;
+        block_rows(blk, N, n, &r0, &r1);
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t o = 0; o < f; o++) {
+                const real t = out[r * f + o] + bias[o];
+                out[r * f + o] = relu ? (t > 0 ? t : 0) : t;
+            }
+    }
+}
+
+/* node-major (N, n) <- cell-major src (n, lds) columns 0..cols-1; columns cols..N-1 zero */
+static void nm_from_cells(real *dst, const real *src, int64_t lds, int64_t cols, int64_t N,
+                          int64_t n) {
+    const int64_t nb = node_blocks(N);
+#pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < nb; blk++) {
+        const int64_t v0 = blk * CW_GNN_NODE_BLOCK;
+        const int64_t v1 = v0 + CW_GNN_NODE_BLOCK < N ? v0 + CW_GNN_NODE_BLOCK : N;
+        for (int64_t b = 0; b < n; b++)
+            for (int64_t v = v0; v < v1; v++) dst[v * n + b] = v < cols ? src[b * lds + v] : 0;
+    }
+}
+
+/* cell-major dst (n, ldd) columns 0..cols-1 <- node-major src (N, n) */
+static void nm_to_cells(real *dst, int64_t ldd, const real *src, int64_t cols, int64_t n) {
+    const int64_t nb = node_blocks(cols);
+#pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < nb; blk++) {
+        const int64_t v0 = blk * CW_GNN_NODE_BLOCK;
+        const int64_t v1 = v0 + CW_GNN_NODE_BLOCK < cols ? v0 + CW_GNN_NODE_BLOCK : cols;
+        for (int64_t b = 0; b < n; b++)
+            for (int64_t v = v0; v < v1; v++) dst[b * ldd + v] = src[v * n + b];
+    }
+}
+
+/* ---- layers --------------------------------------------------------------------------- */
+
+/* the input of layer l in the layer's layout */
+static const real *layer_in(const cw_gnn *g, int l) {
+    return l == 0 && g->node_major ? g->x0 : g->h[l];
+}
+
 static void layer_forward(cw_gnn *g, int l, int64_t n) {
     const int64_t N = g->n_nodes, rows = n * N, fi = g->fin[l], fo = g->fout[l];
-    const real *in = g->h[l];
+    const int relu = l + 1 < g->cfg.layers;
+    const real *in = layer_in(g, l);
     real *out = g->h[l + 1], *mid = g->mid[l];
     switch (g->cfg.kind) {
     case CW_GNN_SAGE:
-        cw_spmm(mid, in, g->indptr, g->indices, g->val, NULL, n, N, fi, 0);
-        cw_linear_forward(out, mid, P(g, l, 0), P(g, l, 1), rows, fi, fo);
-        cw_gemm(0, 1, rows, fo, fi, 1, in, fi, P(g, l, 2), fi, 1, out, fo);
+        /* node-major: mid = A_mean in (n fi wide), out = mid W_l^T + b_l + in W_r^T */
+        cw_spmm(mid, in, g->indptr, g->indices, g->val, NULL, 1, N, n * fi, 0);
+        nm_dense_forward(out, mid, P(g, l, 0), in, P(g, l, 2), P(g, l, 1), N, n, fi, fo, relu);
         break;
     case CW_GNN_GCN:
-        cw_linear_forward(mid, in, P(g, l, 0), NULL, rows, fi, fo);
-        cw_spmm(out, mid, g->indptr, g->indices, g->val, g->diag, n, N, fo, 0);
-        cw_bias_forward(out, P(g, l, 1), rows, fo);
+        /* node-major: mid = in W^T, out = Ahat mid (n fo wide) + b */
+        nm_dense_forward(mid, in, P(g, l, 0), NULL, NULL, NULL, N, n, fi, fo, 0);
+        cw_spmm(out, mid, g->indptr, g->indices, g->val, g->diag, 1, N, n * fo, 0);
+        nm_bias_relu(out, P(g, l, 1), N, n, fo, relu);
         break;
     case CW_GNN_GAT:
         cw_linear_forward(mid, in, P(g, l, 0), NULL, rows, fi, fo);
         cw_gat_forward(out, g->alpha[l], mid, P(g, l, 1), P(g, l, 2), P(g, l, 3), g->indptr,
                        g->indices, n, N, g->heads[l], fo / g->heads[l]);
+        if (relu) cw_relu_forward(out, out, rows * fo);
         break;
     }
-    if (l + 1 < g->cfg.layers) cw_relu_forward(out, out, rows * fo);
 }
 
 void cw_gnn_forward(cw_gnn *g, real *out, int64_t ldo, const real *x, int64_t ldx,
@@ -238,9 +424,14 @@ void cw_gnn_forward(cw_gnn *g, real *out, int64_t ldo, const real *x, int64_t ld
         else
             memset(row + G, 0, (size_t)P_ * sizeof(real));
     }
+    if (g->node_major) nm_from_cells(g->x0, h0, N, N, N, n);
     for (int l = 0; l < g->cfg.layers; l++) layer_forward(g, l, n);
     const real *last = g->h[g->cfg.layers];
-    for (int64_t b = 0; b < n; b++) memcpy(out + b * ldo, last + b * N, (size_t)G * sizeof(real));
+    if (g->node_major)
+        nm_to_cells(out, ldo, last, G, n);
+    else
+        for (int64_t b = 0; b < n; b++)
+            memcpy(out + b * ldo, last + b * N, (size_t)G * sizeof(real));
     g->n_last = n;
 }
 
@@ -248,25 +439,25 @@ void cw_gnn_forward(cw_gnn *g, real *out, int64_t ldo, const real *x, int64_t ld
  * (overwritten). dout may be modified (relu mask applied in place by the caller). */
 static void layer_backward(cw_gnn *g, int l, const real *dout, real *din, int64_t n) {
     const int64_t N = g->n_nodes, rows = n * N, fi = g->fin[l], fo = g->fout[l];
-    const real *in = g->h[l], *mid = g->mid[l];
+    const real *in = layer_in(g, l), *mid = g->mid[l];
     real *dmid = g->dmid;
-    if (din) memset(din, 0, (size_t)(rows * fi) * sizeof(real));
     switch (g->cfg.kind) {
     case CW_GNN_SAGE:
         /* out = agg W_l^T + b_l + in W_r^T, agg = A_mean in */
-        memset(dmid, 0, (size_t)(rows * fi) * sizeof(real));
-        cw_linear_backward(din ? dmid : NULL, D(g, l, 0), D(g, l, 1), dout, mid, P(g, l, 0), rows,
-                           fi, fo);
-        cw_linear_backward(din, D(g, l, 2), NULL, dout, in, P(g, l, 2), rows, fi, fo);
-        if (din) cw_spmm(din, dmid, g->indptr, g->indices, g->tval, NULL, n, N, fi, 1);
+        nm_param_grads(g, n, fi, fo, dout, mid, D(g, l, 0), in, D(g, l, 2), dout, D(g, l, 1));
+        if (din) {
+            nm_dense_dinput(dmid, P(g, l, 0), din, P(g, l, 2), dout, N, n, fi, fo);
+            cw_spmm(din, dmid, g->indptr, g->indices, g->tval, NULL, 1, N, n * fi, 1);
+        }
         break;
     case CW_GNN_GCN:
         /* out = Ahat (in W^T) + b; Ahat symmetric */
-        cw_bias_backward(D(g, l, 1), dout, rows, fo);
-        cw_spmm(dmid, dout, g->indptr, g->indices, g->val, g->diag, n, N, fo, 0);
-        cw_linear_backward(din, D(g, l, 0), NULL, dmid, in, P(g, l, 0), rows, fi, fo);
+        cw_spmm(dmid, dout, g->indptr, g->indices, g->val, g->diag, 1, N, n * fo, 0);
+        nm_param_grads(g, n, fi, fo, dmid, in, D(g, l, 0), NULL, NULL, dout, D(g, l, 1));
+        if (din) nm_dense_dinput(din, P(g, l, 0), NULL, NULL, dmid, N, n, fi, fo);
         break;
     case CW_GNN_GAT:
+        if (din) memset(din, 0, (size_t)(rows * fi) * sizeof(real));
         memset(dmid, 0, (size_t)(rows * fo) * sizeof(real));
         cw_gat_backward(dmid, D(g, l, 1), D(g, l, 2), D(g, l, 3), dout, mid, g->alpha[l],
                         P(g, l, 1), P(g, l, 2), g->indptr, g->indices, g->gat_scratch, n, N,
@@ -282,8 +473,12 @@ void cw_gnn_backward(cw_gnn *g, const real *dout, int64_t ldd) {
     const int L = g->cfg.layers;
     /* d(last output): gene rows from dout, pathway rows 0 */
     real *d = g->dh, *dnext = g->dh2;
-    memset(d, 0, (size_t)(n * N) * sizeof(real));
-    for (int64_t b = 0; b < n; b++) memcpy(d + b * N, dout + b * ldd, (size_t)G * sizeof(real));
+    if (g->node_major) {
+        nm_from_cells(d, dout, ldd, G, N, n);
+    } else {
+        memset(d, 0, (size_t)(n * N) * sizeof(real));
+        for (int64_t b = 0; b < n; b++) memcpy(d + b * N, dout + b * ldd, (size_t)G * sizeof(real));
+    }
     for (int l = L - 1; l >= 0; l--) {
         real *din = l > 0 ? dnext : NULL;
         layer_backward(g, l, d, din, n);

@@ -33,6 +33,7 @@
 
 #define CW_GNN_MAX_LAYERS 8
 #define CW_GNN_MAX_TENSORS (4 * CW_GNN_MAX_LAYERS)
+#define CW_GNN_NODE_BLOCK 32 /* nodes per OpenMP work unit and per gradient partial sum */
 
 typedef enum { CW_GNN_SAGE = 0, CW_GNN_GCN = 1, CW_GNN_GAT = 2 } cw_gnn_kind;
 
@@ -62,10 +63,19 @@ typedef struct {
     int64_t rows[CW_GNN_MAX_TENSORS], cols[CW_GNN_MAX_TENSORS];
     real *p[CW_GNN_MAX_TENSORS], *g[CW_GNN_MAX_TENSORS]; /* bound parameter / gradient tensors */
     /* arena: per layer l, input h[l] (B N fin), mid[l] (aggregate or x W^T), alpha[l] (GAT);
-     * h[L] the last output; backward scratch */
+     * h[L] the last output; backward scratch.
+     * Layout: h[0] is always cell-major (b N + v), the input as given. SAGE and GCN run
+     * node-major (node_major = 1): x0 holds h[0] transposed to (N, B) and every later h[l],
+     * mid[l] and gradient is (N, B, F): node v, cell b, feature f at (v B + b) F + f, so the
+     * aggregation is one SpMM B F wide per edge. GAT stays cell-major (B, N, F). */
     real *arena;
     real *h[CW_GNN_MAX_LAYERS + 1], *mid[CW_GNN_MAX_LAYERS], *alpha[CW_GNN_MAX_LAYERS];
-    real *dh, *dh2, *dmid, *gat_scratch;
+    real *dh, *dh2, *dmid, *gat_scratch, *x0;
+    int node_major;
+    /* parameter-gradient partial sums per block of CW_GNN_NODE_BLOCK nodes (fixed blocks,
+     * reduced in block order: thread-count independent); red_per doubles per block */
+    double *red;
+    int64_t red_per;
     int64_t n_last; /* cells of the last forward */
 } cw_gnn;
 

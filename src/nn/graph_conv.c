@@ -2,8 +2,8 @@
  * grace_cmvae.md §4.2, §4.5).
  *
  * Conventions: one CSR serves the B cells of a batch; every kernel's outer loop runs over cells
- * (OpenMP when B > 1) and a cell's work is serial, in row then slot order, so results do not
- * depend on the thread count. Nothing here allocates or calls BLAS. GAT forward uses `out` as
+ * (OpenMP when B > 1; cw_spmm with B = 1 runs over node rows instead) and the work of a cell or
+ * row is serial, in row then slot order, so results do not depend on the thread count. Nothing here allocates or calls BLAS. GAT forward uses `out` as
  * its own scratch (the per-node source scores live in out[b, v, 0..K) until row v's logits are
  * all computed); GAT backward keeps per-cell partial sums of the parameter gradients in
  * `scratch` and reduces them serially in cell order. */
@@ -13,29 +13,42 @@
 
 /* ---- spmm and its value helpers --------------------------------------------------------- */
 
+/* one output row: o (f) [+]= diag[v] x[v] + sum_{e in row v} val[e] x[idx[e]] (x: rows of f) */
+static inline void spmm_row(real *restrict o, const real *restrict x, const int64_t *indptr,
+                            const int32_t *indices, const real *val, const real *diag, int64_t v,
+                            int64_t f, int accumulate) {
+    if (!accumulate)
+        for (int64_t k = 0; k < f; k++) o[k] = 0;
+    if (diag) {
+        const real d = diag[v];
+        const real *xv = x + v * f;
+        for (int64_t k = 0; k < f; k++) o[k] += d * xv[k];
+    }
+    for (int64_t e = indptr[v]; e < indptr[v + 1]; e++) {
+        const real w = val[e];
+        const real *restrict xu = x + (int64_t)indices[e] * f;
+        for (int64_t k = 0; k < f; k++) o[k] += w * xu[k];
+    }
+}
+
 void cw_spmm(real *out, const real *x, const int64_t *indptr, const int32_t *indices,
              const real *val, const real *diag, int64_t batch, int64_t n, int64_t f,
              int accumulate) {
     CW_ASSERT(out != x);
+    if (batch == 1) {
+        /* one (possibly node-major, f = cells x features) matrix: rows in parallel; each row is
+         * computed serially, so the result does not depend on the thread count */
+#pragma omp parallel for schedule(static) if (n * f >= 4096)
+        for (int64_t v = 0; v < n; v++)
+            spmm_row(out + v * f, x, indptr, indices, val, diag, v, f, accumulate);
+        return;
+    }
 #pragma omp parallel for schedule(static) if (batch > 1)
     for (int64_t b = 0; b < batch; b++) {
         const real *xb = x + b * n * f;
         real *ob = out + b * n * f;
-        for (int64_t v = 0; v < n; v++) {
-            real *o = ob + v * f;
-            if (!accumulate)
-                for (int64_t k = 0; k < f; k++) o[k] = 0;
-            if (diag) {
-                const real d = diag[v];
-                const real *xv = xb + v * f;
-                for (int64_t k = 0; k < f; k++) o[k] += d * xv[k];
-            }
-            for (int64_t e = indptr[v]; e < indptr[v + 1]; e++) {
-                const real w = val[e];
-                const real *xu = xb + (int64_t)indices[e] * f;
-                for (int64_t k = 0; k < f; k++) o[k] += w * xu[k];
-            }
-        }
+        for (int64_t v = 0; v < n; v++)
+            spmm_row(ob + v * f, xb, indptr, indices, val, diag, v, f, accumulate);
     }
 }
 

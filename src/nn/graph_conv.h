@@ -5,9 +5,10 @@
  * x[(b N + v) F + f]. The graph is CSR (int64 indptr (N+1), int32 indices (nnz), columns sorted
  * within a row, no self loops); row v lists the in-neighbours u of v (the graphs here are
  * symmetric, so in- and out-neighbours coincide). One CSR serves every cell: nothing is copied
- * per cell. Every kernel here runs its outer loop over cells in parallel (OpenMP) when B > 1,
- * never calls BLAS, allocates nothing, and gives bit-identical results for any thread count
- * (per-cell partial sums of parameter gradients are reduced in cell order).
+ * per cell. Every kernel here runs its outer loop over cells in parallel (OpenMP) when B > 1
+ * (cw_spmm with B = 1: over node rows), never calls BLAS, allocates nothing, and gives
+ * bit-identical results for any thread count (per-cell partial sums of parameter gradients are
+ * reduced in cell order).
  *
  * spmm: out[b,v,:] = sum_{e in row v} val[e] x[b, idx[e], :] + diag[v] x[b, v, :]
  *   The aggregation of SAGE (val[e] = 1/deg(v), diag NULL: mean over neighbours, 0 when v has
@@ -37,7 +38,9 @@
 
 /* spmm: x (B, N, F), CSR (indptr, indices, val (nnz)), diag (N) or NULL -> out (B, N, F).
  * accumulate 0: out is overwritten; 1: out += A x (this is how backward is applied).
- * out may not alias x. */
+ * out may not alias x. B = 1 parallelises over node rows: this is the node-major form, x (N, C F)
+ * with the C cells of a batch side by side in each node's row (F = C F'), which turns width-1
+ * features into one contiguous C-wide axpy per edge. */
 void cw_spmm(real *out, const real *x, const int64_t *indptr, const int32_t *indices,
              const real *val, const real *diag, int64_t batch, int64_t n, int64_t f,
              int accumulate);
