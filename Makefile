@@ -37,6 +37,9 @@ PROG := $(BUILD)/causeway
 .PHONY: all check bench asan demo clean deps tests
 all: $(PROG)
 
+# Leaky-ReLU blends (src/nn/activation.c header): no trapping math, values unchanged.
+$(BUILD)/src/nn/activation.o: override CFLAGS += -fno-trapping-math
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@

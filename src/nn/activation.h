@@ -22,6 +22,9 @@ void cw_lrelu_forward(real *out, const real *inp, int64_t n);
 /* accumulates: dinp (N) += dout * lrelu'(x); x (N) is the layer's input or its output (both
  * have the same sign, so an in-place forward loses nothing) */
 void cw_lrelu_backward(real *dinp, const real *dout, const real *x, int64_t n);
+/* in place, overwrites: d (N) = d * lrelu'(x) (the backward into a buffer that would otherwise be
+ * zeroed first; equal to cw_lrelu_backward into zeros) */
+void cw_lrelu_backward_inplace(real *d, const real *x, int64_t n);
 
 /* softplus: inp (N) -> out (N); out may alias inp, but backward needs inp */
 void cw_softplus_forward(real *out, const real *inp, int64_t n);
