@@ -151,14 +151,22 @@ typedef struct {
     real *eps, *z, *zp;        /* (B, Z) */
     real *hc, *hc2;            /* (H) intervention hidden, after lrelu */
     real *bc, *bc2;            /* (Z) */
-    real *u_int, *u_obs;       /* (B, Z) */
-    real *a_int, *a_obs;       /* (B, H) decoder hidden, after lrelu */
-    real *y_hat, *x_recon;     /* (B, G) */
+    /* the decoder's inputs, hidden and outputs live in stacked (2B, .) blocks so that the two
+     * decoder passes can run as one over 2n rows: the shard starting the batch keeps its obs
+     * rows first (x_recon directly before y_hat), the others int first (y_hat of the whole
+     * batch, then x_recon); dec_stacked says whether this shard's int and obs rows touch */
+    real *u_dec, *a_dec, *out_dec, *dout_dec; /* (2B, Z), (2B, H), (2B, G), (2B, G) */
+    int dec_stacked;
+    real *u_int, *u_obs;       /* (B, Z) (n rows each in a shard), in u_dec */
+    real *a_int, *a_obs;       /* (B, H) decoder hidden, after lrelu, in a_dec */
+    real *y_hat, *x_recon;     /* (B, G), in out_dec */
     real *mmd_dist;            /* (2B, 2B) */
     /* backward scratch */
-    real *d_out, *d_pre;       /* (B, G) */
-    real *d_a, *d_apre;        /* (B, H) */
-    real *d_u, *d_zp, *d_z;    /* (B, Z) */
+    real *d_out;               /* (B, G) dL/dy_hat, in dout_dec (at y_hat's offset) */
+    real *d_pre;               /* (B, G) unused by the step (bench phase replays) */
+    real *d_a, *d_apre;        /* (2B, H), laid out as a_dec; (B, H) unused by the step */
+    real *d_u;                 /* (2B, Z), laid out as u_dec */
+    real *d_zp, *d_z;          /* (B, Z) */
     real *d_mu, *d_var, *d_vpre; /* (B, Z) */
     real *d_h1, *d_h1pre;      /* (B, He) */
     real *d_bc, *d_logits;     /* (Z) */
