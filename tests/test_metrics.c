@@ -518,12 +518,14 @@ static void test_deg_compute_from_data(void **state) {
     const int64_t cell_pert[17] = {-1, 1, 0, -1, 1, 0, -1, 1, 0, -1, 1, 0, -1, 1, 0, -1, -2};
     cw_csr x;
     assert_int_equal(cw_csr_from_dense(&x, &rows[0][0], 17, 4), CW_OK);
+    cw_xstore xs;
+    cw_xstore_wrap(&xs, &x);
     const char *labels[] = {"B", "A"}, *genes[] = {"g0", "g1", "g2", "g3"};
     cw_strings lab, gn;
     make_vars(&lab, labels, 2);
     make_vars(&gn, genes, 4);
     cw_deg_table t;
-    assert_int_equal(cw_deg_compute(&t, &x, cell_pert, 2, &lab, &gn, 2, 2), CW_OK);
+    assert_int_equal(cw_deg_compute(&t, &xs, cell_pert, 2, &lab, &gn, 2, 2), CW_OK);
     assert_int_equal(t.n_groups, 2);
     assert_int_equal(t.n_genes, 2);
     assert_string_equal(t.groups.s[0], "A");
@@ -549,7 +551,7 @@ static void test_deg_compute_from_data(void **state) {
     int64_t badp[17];
     memcpy(badp, cell_pert, sizeof badp);
     badp[3] = 2;
-    assert_int_equal(cw_deg_compute(&t, &x, badp, 2, &lab, &gn, 2, 1), CW_EINVAL);
+    assert_int_equal(cw_deg_compute(&t, &xs, badp, 2, &lab, &gn, 2, 1), CW_EINVAL);
     cw_strings_free(&lab);
     cw_strings_free(&gn);
     cw_csr_free(&x);

@@ -1,7 +1,8 @@
 /* test_train.c: `causeway train` end to end on a small simulated dataset: the run directory
  * (config, split, log, checkpoint), a loss that goes down, `--resume` after an interruption
  * ending bit-identical to an uninterrupted run, a non-finite loss stopping with the step, batch
- * and term, and bad options. */
+ * and term, bad options, and X streamed under --memory-cap giving the same checkpoint and the same
+ * evaluation as X in memory. */
 #include "test_util.h"
 
 #include <jansson.h>
@@ -95,6 +96,61 @@ static void test_resume_is_bit_identical(void **state) {
     assert_int_not_equal(cwt_run(out, sizeof out, "cmp -s '%s' '%s'", pa, pc), 0);
 }
 
+/* Streaming X through a window of a few batches (io/xstore.h) must not change a single bit:
+ * the batches, their order and the values are the same, only the reads differ. */
+static void test_memory_cap_is_bit_identical(void **state) {
+    (void)state;
+    char a[512], b[512], pa[700], pb[700];
+    cwt_path(a, sizeof a, "in_memory");
+    cwt_path(b, sizeof b, "streamed");
+    assert_int_equal(run_prog("train '%s' --out '%s' --epochs 3 --seed 4 --split random --quiet",
+                              data, a),
+                     0);
+    /* X here is ~0.3 MB as CSR; 48K holds the row pointers and about one batch of rows */
+    assert_int_equal(run_prog("train '%s' --out '%s' --epochs 3 --seed 4 --split random "
+                              "--memory-cap 48K --stop-after 1",
+                              data, b),
+                     0);
+    assert_non_null(strstr(out, "X streamed under --memory-cap"));
+    assert_non_null(strstr(out, "peak RSS"));
+    /* a resumed streamed run too (the option is not part of the run's config) */
+    assert_int_equal(run_prog("train --resume '%s' --memory-cap 48K --quiet%s", b, ""), 0);
+    snprintf(pa, sizeof pa, "%s/checkpoint.ckpt", a);
+    snprintf(pb, sizeof pb, "%s/checkpoint.ckpt", b);
+    assert_int_equal(cwt_run(out, sizeof out, "cmp '%s' '%s'", pa, pb), 0);
+    /* the log records the streamed reads and the peak memory */
+    snprintf(pb, sizeof pb, "%s/train_log.jsonl", b);
+    FILE *f = fopen(pb, "r");
+    char line[2048];
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    json_t *j = json_loads(line, 0, NULL);
+    assert_non_null(j);
+    assert_true(json_number_value(json_object_get(j, "x_read_seconds")) > 0);
+    assert_true(json_number_value(json_object_get(j, "peak_rss_mb")) > 1);
+    json_decref(j);
+    /* evaluation: the same metrics from a streamed X (same run: the files name it) */
+    const char *files[] = {"metrics.json", "metrics_per_perturbation.tsv"};
+    assert_int_equal(run_prog("evaluate '%s' --quiet%s", b, ""), 0);
+    for (int i = 0; i < 2; i++) {
+        snprintf(pa, sizeof pa, "%s/%s", b, files[i]);
+        snprintf(pb, sizeof pb, "%s/mem_%s", b, files[i]);
+        assert_int_equal(rename(pa, pb), 0);
+    }
+    assert_int_equal(run_prog("evaluate '%s' --quiet --memory-cap 48K%s", b, ""), 0);
+    for (int i = 0; i < 2; i++) {
+        snprintf(pa, sizeof pa, "%s/mem_%s", b, files[i]);
+        snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
+        if (cwt_run(out, sizeof out, "cmp '%s' '%s'", pa, pb) != 0) fail_msg("%s differs", files[i]);
+    }
+    /* a cap below one row, and a malformed one */
+    assert_int_equal(run_prog("evaluate '%s' --quiet --memory-cap 1K%s", b, ""), 2);
+    assert_non_null(strstr(out, "--memory-cap"));
+    assert_non_null(strstr(out, "expected at least"));
+    assert_int_equal(run_prog("train '%s' --out '%s/x' --memory-cap lots", data, b), 2);
+    assert_non_null(strstr(out, "--memory-cap: expected a size"));
+}
+
 static void test_nonfinite_loss_stops(void **state) {
     (void)state;
     char dir[512];
@@ -127,6 +183,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_dir_and_learning),
         cmocka_unit_test(test_resume_is_bit_identical),
+        cmocka_unit_test(test_memory_cap_is_bit_identical),
         cmocka_unit_test(test_nonfinite_loss_stops),
         cmocka_unit_test(test_bad_options),
     };

@@ -1,5 +1,6 @@
 /* cli.c: error printing and strict flag parsing shared by the subcommands (cli.h). */
 #include "cli/cli.h"
+#include "io/xstore.h"
 
 #include "data/perturb_h5ad.h"
 
@@ -24,6 +25,17 @@ int cli_error(const char *cmd, const char *fmt, ...) {
 int cli_fail(const char *cmd, cw_status st) {
     fprintf(stderr, "causeway %s: error: %s\n", cmd, cw_errmsg());
     return st == CW_ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+}
+
+int cli_parse_size(const char *cmd, const char *flag, const char *s, int64_t *out) {
+    int64_t v = cw_parse_bytes(s);
+    if (v < 0) {
+        cli_error(cmd, "%s: expected a size such as 4G, 512M or a number of bytes, got '%s'", flag,
+                  s);
+        return 1;
+    }
+    *out = v;
+    return 0;
 }
 
 int cli_parse_i64(const char *cmd, const char *flag, const char *s, int64_t lo, int64_t hi,

@@ -36,6 +36,8 @@ int cli_fail(const char *cmd, cw_status st);
 
 /* Strict parsers: the whole string must be a number in [lo, hi]; on failure print an error
  * naming the flag and return nonzero. */
+/* A memory size ("4G", "512M", bytes; io/xstore.h cw_parse_bytes) into *out; 1 on error. */
+int cli_parse_size(const char *cmd, const char *flag, const char *s, int64_t *out);
 int cli_parse_i64(const char *cmd, const char *flag, const char *s, int64_t lo, int64_t hi,
                   int64_t *out);
 int cli_parse_f64(const char *cmd, const char *flag, const char *s, double lo, double hi,

@@ -24,7 +24,9 @@ static void evaluate_help(void) {
            "  --deg-top N           DEGs per perturbation when they are computed (20)\n"
            "  --seed S              seed of the prediction noise (default: the run's seed)\n"
            "  --threads N           OpenMP/OpenBLAS threads (0 = all cores)\n"
-           "  --quiet               no table\n");
+           "  --quiet               no table\n"
+           "  --memory-cap SIZE     stream X from the file when it takes more than SIZE (4G,\n"
+           "                        512M); same results\n");
 }
 
 int cmd_evaluate(int argc, char **argv) {
@@ -32,11 +34,12 @@ int cmd_evaluate(int argc, char **argv) {
     cw_evaluate_opts o;
     cw_evaluate_opts_default(&o);
     int64_t v;
-    enum { O_DATA = 256, O_MATCH, O_TOP, O_SEED, O_THREADS, O_QUIET };
+    enum { O_DATA = 256, O_MATCH, O_TOP, O_SEED, O_THREADS, O_QUIET, O_MEMCAP };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA},       {"deg-match", required_argument, 0, O_MATCH},
         {"deg-top", required_argument, 0, O_TOP},     {"seed", required_argument, 0, O_SEED},
         {"threads", required_argument, 0, O_THREADS}, {"quiet", no_argument, 0, O_QUIET},
+        {"memory-cap", required_argument, 0, O_MEMCAP},
         {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
     optind = 1;
     int c, bad = 0;
@@ -60,6 +63,7 @@ int cmd_evaluate(int argc, char **argv) {
             o.threads = (int)v;
             break;
         case O_QUIET: o.quiet = 1; break;
+        case O_MEMCAP: bad = cli_parse_size(cmd, "--memory-cap", optarg, &o.memory_cap); break;
         default: bad = 1;
         }
     }

@@ -17,7 +17,8 @@ static void predict_help(void) {
            "  --perturb P   known targets joined by ',' or '+' (repeatable)\n"
            "  --cells N     cells per perturbation (100)\n"
            "  --out F       output .h5ad (written atomically)\n"
-           "  --seed S      seed of the control draws and noise (0)\n");
+           "  --seed S      seed of the control draws and noise (0)\n"
+           "  --memory-cap SIZE  stream X from the file when it takes more than SIZE\n");
 }
 
 int cmd_predict(int argc, char **argv) {
@@ -26,11 +27,13 @@ int cmd_predict(int argc, char **argv) {
     const char *out = NULL;
     int64_t cells = 100;
     uint64_t seed = 0;
-    enum { O_P = 256, O_CELLS, O_OUT, O_SEED };
+    enum { O_P = 256, O_CELLS, O_OUT, O_SEED, O_MEMCAP };
+    int64_t memory_cap = 0;
     static const struct option opts[] = {{"perturb", required_argument, 0, O_P},
                                          {"cells", required_argument, 0, O_CELLS},
                                          {"out", required_argument, 0, O_OUT},
                                          {"seed", required_argument, 0, O_SEED},
+                                         {"memory-cap", required_argument, 0, O_MEMCAP},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
@@ -42,6 +45,7 @@ int cmd_predict(int argc, char **argv) {
         case O_CELLS: bad = cli_parse_i64(cmd, "--cells", optarg, 1, (int64_t)1 << 30, &cells); break;
         case O_OUT: out = optarg; break;
         case O_SEED: bad = cli_parse_u64(cmd, "--seed", optarg, &seed); break;
+        case O_MEMCAP: bad = cli_parse_size(cmd, "--memory-cap", optarg, &memory_cap); break;
         default: bad = 1;
         }
     }
@@ -54,7 +58,7 @@ int cmd_predict(int argc, char **argv) {
     } else if (req.n == 0) {
         cli_error(cmd, "give at least one --perturb A[,B]");
     } else {
-        cw_status st = cw_predict(argv[optind], &req, cells, seed, out);
+        cw_status st = cw_predict(argv[optind], &req, cells, seed, out, memory_cap);
         rc = st ? cli_fail(cmd, st) : CLI_EXIT_OK;
         if (!st) printf("wrote %s: %lld perturbations x %lld cells\n", out, (long long)req.n,
                         (long long)cells);

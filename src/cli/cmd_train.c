@@ -53,6 +53,8 @@ static void train_help(void) {
            "  --seed S             seed of split, pairing, initialisation, batches, noise (0)\n"
            "  --threads N          OpenMP/OpenBLAS threads (0 = all cores)\n"
            "  --stop-after N       stop after N completed epochs (resume later with --resume)\n"
+           "  --memory-cap SIZE    stream X from the file when it takes more than SIZE (4G,\n"
+           "                       512M); results are identical, see doc/PERFORMANCE.md\n"
            "  --quiet              no per-epoch lines\n"
            "Graph-aware models (grace, vgae: GNN encoder; multihot, sena: pathway membership;\n"
            "graph intervention encoders and the Laplacian term: the PPI graph):\n"
@@ -85,7 +87,7 @@ int cli_train_parse(const char *cmd, int argc, char **argv, int ablate, cli_trai
     enum {
         O_MODEL = 256, O_OUT, O_EPOCHS, O_BATCH, O_LR, O_LAT, O_HID, O_ALPHA, O_BETA, O_TEMP,
         O_LAMBDA, O_CLAMP, O_SPLIT, O_SPLITF, O_TC, O_VC, O_TF, O_VF, O_SEED, O_THREADS, O_STOP,
-        O_QUIET, O_RESUME, O_GNN, O_GNNL, O_GNNW, O_GNNH, O_IV, O_IVD, O_LAP, O_EXTRA, O_SFREE,
+        O_QUIET, O_MEMCAP, O_RESUME, O_GNN, O_GNNL, O_GNNW, O_GNNH, O_IV, O_IVD, O_LAP, O_EXTRA, O_SFREE,
         O_SLAMBDA, O_SMIN, O_SEEDS, O_VARIANTS
     };
     static const struct option opts[] = {
@@ -100,6 +102,7 @@ int cli_train_parse(const char *cmd, int argc, char **argv, int ablate, cli_trai
         {"test-fraction", required_argument, 0, O_TF},  {"val-fraction", required_argument, 0, O_VF},
         {"seed", required_argument, 0, O_SEED},         {"threads", required_argument, 0, O_THREADS},
         {"stop-after", required_argument, 0, O_STOP},   {"quiet", no_argument, 0, O_QUIET},
+        {"memory-cap", required_argument, 0, O_MEMCAP},
         {"resume", required_argument, 0, O_RESUME},     CLI_PERTURB_LONG_OPTIONS,
         {"gnn", required_argument, 0, O_GNN},           {"gnn-layers", required_argument, 0, O_GNNL},
         {"gnn-widths", required_argument, 0, O_GNNW},   {"gnn-heads", required_argument, 0, O_GNNH},
@@ -187,6 +190,9 @@ int cli_train_parse(const char *cmd, int argc, char **argv, int ablate, cli_trai
             break;
         case O_STOP: bad = cli_parse_i64(cmd, "--stop-after", optarg, 1, 1000000, &op->stop_after); break;
         case O_QUIET: op->quiet = 1; break;
+        case O_MEMCAP:
+            bad = cli_parse_size(cmd, "--memory-cap", optarg, &op->memory_cap);
+            break;
         case O_RESUME: t->resume = optarg; break;
         case O_SEEDS: t->seeds = optarg; break;
         case O_VARIANTS: t->variants = optarg; break;
@@ -223,7 +229,10 @@ int cmd_train(int argc, char **argv) {
     o->progress_tty = cli_stderr_is_tty() && !o->quiet;
     if (t.resume) {
         if (optind < argc) rc = cli_error(cmd, "--resume takes only the run directory");
-        else st = cw_train_resume(t.resume, o->stop_after, o->progress_tty, o->quiet), rc = -1;
+        else
+            st = cw_train_resume(t.resume, o->stop_after, o->progress_tty, o->quiet,
+                                 o->memory_cap),
+            rc = -1;
     } else if (optind != argc - 1) {
         rc = cli_error(cmd, "expected one DATA.h5ad (see --help)");
     } else if (!o->out_dir) {

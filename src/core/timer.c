@@ -1,7 +1,8 @@
-/* timer.c: CLOCK_MONOTONIC timing and quantiles (timer.h). */
+/* timer.c: CLOCK_MONOTONIC timing, quantiles and peak RSS (timer.h). */
 #include "core/timer.h"
 
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 
 double cw_now(void) {
@@ -23,4 +24,10 @@ double cw_quantile(double *v, int n, double q) {
     if (i >= n - 1) return v[n - 1];
     double f = pos - (double)i;
     return v[i] * (1.0 - f) + v[i + 1] * f;
+}
+
+int64_t cw_peak_rss_bytes(void) {
+    struct rusage u;
+    if (getrusage(RUSAGE_SELF, &u) != 0) return -1;
+    return (int64_t)u.ru_maxrss * 1024; /* Linux reports kilobytes */
 }

@@ -139,7 +139,7 @@ cw_status cw_deg_select(cw_deg_selection *out, const cw_deg_table *t, const cw_s
     return CW_OK;
 }
 
-cw_status cw_deg_compute(cw_deg_table *out, const cw_csr *x, const int64_t *cell_pert,
+cw_status cw_deg_compute(cw_deg_table *out, cw_xstore *x, const int64_t *cell_pert,
                          int64_t n_perts, const cw_strings *pert_labels,
                          const cw_strings *gene_names, int64_t n_top, int n_threads) {
     memset(out, 0, sizeof *out);
@@ -165,8 +165,16 @@ cw_status cw_deg_compute(cw_deg_table *out, const cw_csr *x, const int64_t *cell
         if ((st = cw_strings_set(&names, p, pert_labels->s[p])) != CW_OK) goto done;
     /* the reference group is not emitted; its name only has to exist */
     if ((st = cw_strings_set(&names, n_perts, "<control>")) != CW_OK) goto done;
-    st = cw_deg_from_csr(x, group, n_perts + 1, n_perts, &names, gene_names, n_top, n_threads,
-                         out);
+    cw_deg_accum a;
+    if ((st = cw_deg_accum_init(&a, n_perts + 1, x->ncols)) != CW_OK) goto done;
+    for (int64_t r0 = 0, n = 0; st == CW_OK && r0 < x->nrows; r0 += n) {
+        cw_csr block;
+        st = cw_xstore_block(x, r0, x->nrows - r0, &block, &n);
+        if (st == CW_OK) cw_deg_accum_add_csr(&a, &block, group + r0, n_threads);
+    }
+    if (st == CW_OK)
+        st = cw_deg_accum_finalize(&a, n_perts, &names, gene_names, n_top, out);
+    cw_deg_accum_free(&a);
 done:
     cw_free(group);
     cw_strings_free(&names);

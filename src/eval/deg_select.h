@@ -26,6 +26,7 @@
 #include "causeway.h"
 #include "core/strings.h"
 #include "io/h5ad.h"
+#include "io/xstore.h"
 #include "la/matrix.h"
 
 #include <stdint.h>
@@ -66,8 +67,10 @@ cw_status cw_deg_select(cw_deg_selection *out, const cw_deg_table *t, const cw_s
  * n_top (clipped to the gene count) rows of names, t scores, p-values, BH-adjusted p-values and
  * log2 fold changes per group. Which cells to pass is the caller's choice: the reference table
  * was computed upstream on all cells of the file (train and test), so passing all cells mirrors
- * it; passing only training cells avoids using test cells to choose the evaluated genes. */
-cw_status cw_deg_compute(cw_deg_table *out, const cw_csr *x, const int64_t *cell_pert,
+ * it; passing only training cells avoids using test cells to choose the evaluated genes.
+ * X is read in file order in the blocks the store allows (io/xstore.h); the sums are the same
+ * whatever the blocks, so a streamed X gives the same table. */
+cw_status cw_deg_compute(cw_deg_table *out, cw_xstore *x, const int64_t *cell_pert,
                          int64_t n_perts, const cw_strings *pert_labels,
                          const cw_strings *gene_names, int64_t n_top, int n_threads);
 

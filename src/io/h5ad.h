@@ -82,6 +82,17 @@ cw_status cw_h5ad_read_x_dense_rows(cw_h5ad *h, int64_t row0, int64_t nrows, flo
 cw_status cw_h5ad_read_x_csr_rows(cw_h5ad *h, int64_t row0, int64_t nrows, cw_csr *out);
 /* All of X as CSR. */
 cw_status cw_h5ad_read_x_csr(cw_h5ad *h, cw_csr *out);
+/* Row sets, for streaming X (io/xstore.h). The stored row pointers of a CSR X (n_obs + 1,
+ * checked non-decreasing within the stored data; CW_EINVAL for a dense X). */
+cw_status cw_h5ad_read_x_indptr(cw_h5ad *h, int64_t *indptr);
+/* The rows of a CSR X listed in rows (strictly ascending, else CW_EINVAL) into out, whose
+ * buffers the caller sized: indptr n + 1, indices and data the rows' total entries (from
+ * indptr, the array cw_h5ad_read_x_indptr returned). One read per run of consecutive rows;
+ * out->indptr starts at 0; column indices are checked and sorted within rows. */
+cw_status cw_h5ad_read_x_rowset(cw_h5ad *h, const int64_t *rows, int64_t n, const int64_t *indptr,
+                                cw_csr *out);
+/* The same rows as dense float32 (n * n_vars), any encoding of X. */
+cw_status cw_h5ad_read_x_dense_rowset(cw_h5ad *h, const int64_t *rows, int64_t n, float *out);
 /* Checks every stored value of X is finite, reading in blocks; error names the first bad cell. */
 cw_status cw_h5ad_check_x_finite(cw_h5ad *h);
 

@@ -112,6 +112,7 @@ static cw_status one_run(const cw_ablation_opts *o, const cw_ablation_variant *v
     e.run_dir = dir;
     e.quiet = 1;
     e.threads = o->base->threads;
+    e.memory_cap = o->base->memory_cap;
     cw_eval_summary s;
     CW_TRY(cw_evaluate(&e, &s));
     const cw_metrics *ms = &s.model[CW_EVAL_SINGLE].mean.deg, *mc = &s.model[CW_EVAL_COMBO].mean.deg;

@@ -87,11 +87,12 @@ static void ctx_free(eval_ctx *c) {
 
 /* ---- means --------------------------------------------------------------------------------- */
 
-static void add_cell(const cw_csr *x, int64_t cell, double *acc) {
-    for (int64_t k = x->indptr[cell]; k < x->indptr[cell + 1]; k++)
-        acc[x->indices[k]] += (double)x->data[k];
+static void add_row(const cw_csr *x, int64_t r, double *acc) {
+    for (int64_t k = x->indptr[r]; k < x->indptr[r + 1]; k++) acc[x->indices[k]] += (double)x->data[k];
 }
 
+/* Control mean and per-target training means, in one pass over X in file order (each sum
+ * takes its cells in file order, whatever blocks the store reads). */
 static cw_status compute_means(eval_ctx *c) {
     const cw_perturb_design *d = &c->run.d;
     const int64_t G = c->G, T = d->n_targets;
@@ -99,21 +100,25 @@ static cw_status compute_means(eval_ctx *c) {
     c->train_mean = cw_calloc((size_t)(T * G), sizeof(double));
     c->train_n = cw_calloc((size_t)T, sizeof(int64_t));
     if (!c->control_mean || !c->train_mean || !c->train_n) return cw_fail(CW_ENOMEM, "out of memory");
-    for (int64_t i = 0; i < d->n_controls; i++) add_cell(&c->run.x, d->control_cells[i], c->control_mean);
-    for (int64_t g = 0; g < G; g++) c->control_mean[g] /= (double)d->n_controls;
-    for (int64_t t = 0; t < T; t++) {
-        int64_t s = d->single_of_target[t];
-        if (s < 0) continue;
-        const int64_t *cells = cw_perturb_cells(d, s);
-        double *m = c->train_mean + t * G;
-        for (int64_t i = 0; i < cw_perturb_n_cells(d, s); i++)
-            if (c->run.split.role[cells[i]] == CW_ROLE_TRAIN) {
-                add_cell(&c->run.x, cells[i], m);
+    cw_xstore *x = &c->run.x;
+    for (int64_t r0 = 0, n = 0; r0 < x->nrows; r0 += n) {
+        cw_csr block;
+        CW_TRY(cw_xstore_block(x, r0, x->nrows - r0, &block, &n));
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t cell = r0 + i, p = d->cell_pert[cell];
+            if (p < 0) {
+                add_row(&block, i, c->control_mean);
+            } else if (cw_perturb_order(d, p) == 1 && c->run.split.role[cell] == CW_ROLE_TRAIN) {
+                const int64_t t = cw_perturb_targets_of(d, p)[0];
+                add_row(&block, i, c->train_mean + t * G);
                 c->train_n[t]++;
             }
-        if (c->train_n[t] > 0)
-            for (int64_t g = 0; g < G; g++) m[g] /= (double)c->train_n[t];
+        }
     }
+    for (int64_t g = 0; g < G; g++) c->control_mean[g] /= (double)d->n_controls;
+    for (int64_t t = 0; t < T; t++)
+        if (c->train_n[t] > 0)
+            for (int64_t g = 0; g < G; g++) c->train_mean[t * G + g] /= (double)c->train_n[t];
     return CW_OK;
 }
 
@@ -226,8 +231,8 @@ static cw_status eval_pert(eval_ctx *c, int group, int64_t p, const int64_t *cel
     const int64_t order = cw_perturb_order(d, p);
     CW_TRY(reserve(c, n));
     for (int64_t i = 0; i < n; i++) c->ctrl[i] = c->run.pair[cells[i]];
-    cw_run_gather_rows(&c->run.x, cells, n, c->y);
-    cw_run_gather_rows(&c->run.x, c->ctrl, n, c->x);
+    CW_TRY(cw_xstore_gather(&c->run.x, cells, n, c->y));
+    CW_TRY(cw_xstore_gather(&c->run.x, c->ctrl, n, c->x));
     const float *ex = cw_run_gather_extra(&c->run, c->ctrl, n, c->ex);
     const int64_t E = c->run.mi.extra_dim;
     /* the model */
@@ -458,8 +463,9 @@ static cw_status latent_recovery(eval_ctx *c, cw_eval_summary *s) {
     for (int64_t r0 = 0; st == CW_OK && r0 < n; r0 += B) {
         int64_t b = n - r0 < B ? n - r0 : B;
         for (int64_t i = 0; i < b; i++) cells[i] = (r0 + i) * step;
-        cw_run_gather_rows(&c->run.x, cells, b, xb);
-        st = cw_cmvae_latent_mean(m, ub, xb, cw_run_gather_extra(&c->run, cells, b, eb), b);
+        st = cw_xstore_gather(&c->run.x, cells, b, xb);
+        if (st == CW_OK)
+            st = cw_cmvae_latent_mean(m, ub, xb, cw_run_gather_extra(&c->run, cells, b, eb), b);
         for (int64_t i = 0; st == CW_OK && i < b; i++) {
             for (int64_t j = 0; j < Z; j++) l[(r0 + i) * Z + j] = ub[i * Z + j];
             for (int64_t j = 0; j < Zt; j++) t[(r0 + i) * Zt + j] = truth.data[cells[i] * Zt + j];
@@ -489,7 +495,7 @@ static cw_status latent_recovery(eval_ctx *c, cw_eval_summary *s) {
 
 static cw_status evaluate(eval_ctx *c, cw_eval_summary *s) {
     const cw_evaluate_opts *o = c->o;
-    CW_TRY(cw_run_open(&c->run, o->run_dir, o->data_path));
+    CW_TRY(cw_run_open_capped(&c->run, o->run_dir, o->data_path, o->memory_cap));
     c->G = c->run.x.ncols;
     c->seed = o->has_seed ? o->seed : c->run.opts.seed;
     CW_TRY(cw_h5ad_read_index(c->run.h, "var", &c->var));

@@ -56,6 +56,7 @@ typedef struct {
     uint64_t seed;
     int threads; /* 0 = OpenMP default */
     int quiet;   /* no table on stdout */
+    int64_t memory_cap; /* bytes X may take; 0 = in memory (io/xstore.h); same results */
 } cw_evaluate_opts;
 
 void cw_evaluate_opts_default(cw_evaluate_opts *o);

@@ -87,11 +87,11 @@ static cw_status parse_request(const cw_perturb_design *d, const char *req, int6
 }
 
 cw_status cw_predict(const char *run_dir, const cw_strings *requests, int64_t cells,
-                     uint64_t seed, const char *out_path) {
+                     uint64_t seed, const char *out_path, int64_t memory_cap) {
     if (cells < 1) return cw_fail(CW_EINVAL, "--cells: expected at least 1");
     if (requests->n < 1) return cw_fail(CW_EINVAL, "give at least one --perturb");
     cw_run r;
-    CW_TRY(cw_run_open(&r, run_dir, NULL));
+    CW_TRY(cw_run_open_capped(&r, run_dir, NULL, memory_cap));
     const int64_t G = r.x.ncols, B = r.model.cfg.batch, nreq = requests->n, N = nreq * cells;
     cw_status st = CW_OK;
     int64_t *k = cw_calloc((size_t)nreq, sizeof(int64_t)), *k2 = cw_calloc((size_t)nreq, sizeof(int64_t));
@@ -126,8 +126,9 @@ cw_status cw_predict(const char *run_dir, const cw_strings *requests, int64_t ce
             int64_t n = cells - j0 < B ? cells - j0 : B;
             for (int64_t j = 0; j < n; j++)
                 ctrl[j] = r.d.control_cells[cw_rng_below(&rng, r.d.n_controls)];
-            cw_run_gather_rows(&r.x, ctrl, n, xb);
-            st = cw_cmvae_predict(&r.model, X + (i * cells + j0) * G, xb,
+            st = cw_xstore_gather(&r.x, ctrl, n, xb);
+            if (st == CW_OK)
+                st = cw_cmvae_predict(&r.model, X + (i * cells + j0) * G, xb,
                                   cw_run_gather_extra(&r, ctrl, n, eb), n, k[i], k2[i], NULL,
                                   &rng);
         }

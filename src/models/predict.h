@@ -22,6 +22,6 @@
 /* requests: labels of one or two targets separated by ',' or '+' ("KLF1", "KLF1+MAP2K6").
  * An unknown target is CW_ENOTFOUND naming the closest known targets. */
 cw_status cw_predict(const char *run_dir, const cw_strings *requests, int64_t cells,
-                     uint64_t seed, const char *out_path);
+                     uint64_t seed, const char *out_path, int64_t memory_cap);
 
 #endif

@@ -110,18 +110,9 @@ const float *cw_run_gather_extra(const cw_run *r, const int64_t *cells, int64_t 
     return out;
 }
 
-void cw_run_gather_rows(const cw_csr *x, const int64_t *cells, int64_t n, float *out) {
-    memset(out, 0, (size_t)n * (size_t)x->ncols * sizeof(float));
-    for (int64_t r = 0; r < n; r++) {
-        float *o = out + r * x->ncols;
-        for (int64_t k = x->indptr[cells[r]]; k < x->indptr[cells[r] + 1]; k++)
-            o[x->indices[k]] = x->data[k];
-    }
-}
-
 void cw_run_close(cw_run *r) {
+    cw_xstore_close(&r->x);
     if (r->h) cw_h5ad_close(r->h);
-    cw_csr_free(&r->x);
     cw_split_free(&r->split);
     cw_perturb_design_free(&r->d);
     cw_free(r->pair);
@@ -157,7 +148,8 @@ static cw_status check_design(const cw_run *r, const char *cpath) {
     return CW_OK;
 }
 
-static cw_status open_run(cw_run *r, const char *dir, const char *data_override) {
+static cw_status open_run(cw_run *r, const char *dir, const char *data_override,
+                          int64_t memory_cap) {
     char path[4200];
     r->dir = cw_strdup(dir);
     if (!r->dir) return cw_fail(CW_ENOMEM, "out of memory");
@@ -182,7 +174,7 @@ static cw_status open_run(cw_run *r, const char *dir, const char *data_override)
     po.separators = r->opts.separators;
     const char *key = r->opts.perturbation_key[0] ? r->opts.perturbation_key : NULL;
     CW_TRY(cw_perturb_design_from_h5ad(&r->d, r->h, key, &po));
-    CW_TRY(cw_h5ad_read_x_csr(r->h, &r->x));
+    CW_TRY(cw_xstore_open(&r->x, r->h, memory_cap));
     CW_TRY(check_design(r, path));
     /* split and pairing */
     snprintf(path, sizeof path, "%s/split.json", dir);
@@ -216,8 +208,13 @@ static cw_status open_run(cw_run *r, const char *dir, const char *data_override)
 }
 
 cw_status cw_run_open(cw_run *r, const char *dir, const char *data_override) {
+    return cw_run_open_capped(r, dir, data_override, 0);
+}
+
+cw_status cw_run_open_capped(cw_run *r, const char *dir, const char *data_override,
+                             int64_t memory_cap) {
     memset(r, 0, sizeof *r);
-    cw_status st = open_run(r, dir, data_override);
+    cw_status st = open_run(r, dir, data_override, memory_cap);
     if (st) cw_run_close(r);
     return st;
 }

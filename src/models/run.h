@@ -25,6 +25,7 @@
 #include "data/perturb.h"
 #include "data/split.h"
 #include "io/h5ad.h"
+#include "io/xstore.h"
 #include "la/matrix.h"
 #include "models/cmvae.h"
 #include "models/model_setup.h"
@@ -40,7 +41,7 @@ typedef struct {
     cw_train_opts opts;    /* the run's options (opts.data_path: the data actually read) */
     cw_strings controls;   /* storage of opts.controls */
     cw_h5ad *h;            /* the open data file */
-    cw_csr x;              /* all of X */
+    cw_xstore x;           /* X, in memory or streamed under the caller's memory cap */
     cw_perturb_design d;
     cw_split split;
     int64_t *pair; /* d.n_cells: paired control cell, -1 for controls */
@@ -58,6 +59,9 @@ cw_status cw_run_read_config(const char *path, struct json_t *j, cw_train_opts *
 /* Opens the run in dir; data_override (NULL = config's "data") replaces the data path. On
  * failure the run is closed (nothing to free). */
 cw_status cw_run_open(cw_run *r, const char *dir, const char *data_override);
+/* The same with X streamed when it takes more than memory_cap bytes (0 = in memory). */
+cw_status cw_run_open_capped(cw_run *r, const char *dir, const char *data_override,
+                             int64_t memory_cap);
 void cw_run_close(cw_run *r);
 
 /* Writes a JSON value to path atomically (temporary name, then rename), indented. */
@@ -66,8 +70,5 @@ cw_status cw_run_write_json(const char *path, struct json_t *j);
 /* Extra encoder inputs of the given cells (n rows of r->mi.extra_dim floats); returns out, or
  * NULL when the model takes none. */
 const float *cw_run_gather_extra(const cw_run *r, const int64_t *cells, int64_t n, float *out);
-
-/* Dense rows of the given cells of x (n rows of x->ncols floats). */
-void cw_run_gather_rows(const cw_csr *x, const int64_t *cells, int64_t n, float *out);
 
 #endif

@@ -20,6 +20,7 @@
 #include "data/perturb_h5ad.h"
 #include "io/checkpoint.h"
 #include "io/h5ad.h"
+#include "io/xstore.h"
 #include "models/cmvae.h"
 #include "models/model_setup.h"
 #include "models/run.h"
@@ -145,7 +146,7 @@ static json_t *config_json(const cw_train_opts *o, const cw_perturb_design *d, i
 
 typedef struct {
     cw_h5ad *h;
-    cw_csr x;
+    cw_xstore x;
     cw_perturb_design d;
     cw_split split;
     int64_t *pair;
@@ -154,13 +155,14 @@ typedef struct {
     cw_model_inputs mi;
     float *xb, *yb, *eb;
     int64_t *ctrl_cells;
+    int64_t *window; /* rows of the batches loaded together when X streams */
     FILE *log;
     json_t *config;
 } train_state;
 
 static void state_free(train_state *s) {
+    cw_xstore_close(&s->x);
     if (s->h) cw_h5ad_close(s->h);
-    cw_csr_free(&s->x);
     cw_split_free(&s->split);
     cw_perturb_design_free(&s->d);
     cw_free(s->pair);
@@ -171,6 +173,7 @@ static void state_free(train_state *s) {
     cw_free(s->yb);
     cw_free(s->eb);
     cw_free(s->ctrl_cells);
+    cw_free(s->window);
     if (s->log) fclose(s->log);
     json_decref(s->config);
     memset(s, 0, sizeof *s);
@@ -182,6 +185,25 @@ static void progress_bar(int64_t epoch, int64_t epochs, int64_t b, int64_t nb, d
             (long long)epoch + 1, (long long)epochs, (long long)(100 * (b + 1) / (nb ? nb : 1)),
             loss, rate, eta);
     fflush(stderr);
+}
+
+/* Streaming X: loads the rows of batches b, b + 1, ... (the rows this process reads: all cells
+ * of a batch, the paired controls of its shard) as long as they fit the window, so each window
+ * is one sorted pass over the file. The batches' order and contents do not change. */
+static cw_status load_window(train_state *s, int64_t b, int64_t batch, int64_t row0, int64_t rows) {
+    int64_t n = 0, bytes = 0; /* s->window holds 2 * batch rows per batch: rows <= batch */
+    for (int64_t k = b; k < s->sampler.n_batches; k++) {
+        const int64_t *cells = cw_sampler_batch(&s->sampler, k);
+        int64_t add = 0;
+        for (int64_t i = 0; i < batch; i++) add += cw_xstore_row_bytes(&s->x, cells[i]);
+        for (int64_t i = 0; i < rows; i++)
+            add += cw_xstore_row_bytes(&s->x, s->pair[cells[row0 + i]]);
+        if (k > b && bytes + add > s->x.window_bytes) break;
+        for (int64_t i = 0; i < batch; i++) s->window[n++] = cells[i];
+        for (int64_t i = 0; i < rows; i++) s->window[n++] = s->pair[cells[row0 + i]];
+        bytes += add;
+    }
+    return cw_xstore_load(&s->x, s->window, n);
 }
 
 static cw_status run(const cw_train_opts *o, int resume) {
@@ -209,7 +231,7 @@ static cw_status run(const cw_train_opts *o, int resume) {
         po.separators = o->separators;
         if ((st = cw_perturb_design_from_h5ad(&s.d, s.h, o->perturbation_key, &po))) goto done;
     }
-    if ((st = cw_h5ad_read_x_csr(s.h, &s.x))) goto done;
+    if ((st = cw_xstore_open(&s.x, s.h, o->memory_cap))) goto done;
     const int64_t G = s.x.ncols, C = s.d.n_targets;
     const int64_t Z = o->latent > 0 ? o->latent : C;
     if (C == 0) {
@@ -299,7 +321,9 @@ static cw_status run(const cw_train_opts *o, int resume) {
     s.yb = cw_malloc_array((size_t)(o->batch * G), sizeof(float));
     s.eb = cw_malloc_array((size_t)(o->batch * (s.mi.extra_dim + 1)), sizeof(float));
     s.ctrl_cells = cw_malloc_array((size_t)o->batch, sizeof(int64_t));
-    if (st == CW_OK && (!s.xb || !s.yb || !s.eb || !s.ctrl_cells))
+    if (s.x.streaming)
+        s.window = cw_malloc_array((size_t)(s.sampler.n_batches * 2 * o->batch), sizeof(int64_t));
+    if (st == CW_OK && (!s.xb || !s.yb || !s.eb || !s.ctrl_cells || (s.x.streaming && !s.window)))
         st = cw_fail(CW_ENOMEM, "out of memory");
     if ((st = cw_dist_agree(st))) {
         free(cfg_txt);
@@ -333,14 +357,21 @@ static cw_status run(const cw_train_opts *o, int resume) {
         cw_rng erng;
         cw_sampler_epoch_rng(&erng, o->seed, CW_ROLE_TRAIN, e);
         cw_sampler_epoch(&s.sampler, &erng);
-        double sum[6] = {0, 0, 0, 0, 0, 0}, t0 = cw_now();
+        double sum[6] = {0, 0, 0, 0, 0, 0}, t0 = cw_now(), read0 = s.x.read_seconds;
         for (int64_t b = 0; b < s.sampler.n_batches; b++) {
             const int64_t *cells = cw_sampler_batch(&s.sampler, b);
             int64_t p = s.sampler.batch_pert[b];
             /* this process's controls (rows [row0, row0 + rows)), all the batch's real cells */
             for (int64_t i = 0; i < rows; i++) s.ctrl_cells[i] = s.pair[cells[row0 + i]];
-            cw_run_gather_rows(&s.x, s.ctrl_cells, rows, s.xb);
-            cw_run_gather_rows(&s.x, cells, o->batch, s.yb);
+            if (s.x.streaming && (!cw_xstore_resident(&s.x, cells, o->batch) ||
+                                  !cw_xstore_resident(&s.x, s.ctrl_cells, rows)))
+                st = load_window(&s, b, o->batch, row0, rows);
+            if (st == CW_OK) st = cw_xstore_gather(&s.x, s.ctrl_cells, rows, s.xb);
+            if (st == CW_OK) st = cw_xstore_gather(&s.x, cells, o->batch, s.yb);
+            if (st) {
+                cw_fail_prefix(st, "epoch %lld, batch %lld", (long long)e, (long long)b);
+                break;
+            }
             cw_model_gather_extra(&s.mi, s.ctrl_cells, rows, s.eb);
             int64_t k = cw_perturb_targets_of(&s.d, p)[0];
             cw_cmvae_losses L;
@@ -369,10 +400,11 @@ static cw_status run(const cw_train_opts *o, int resume) {
                     "{\"epoch\": %lld, \"alpha\": %.9g, \"beta\": %.9g, \"tau\": %.9g, "
                     "\"loss\": %.9g, \"mmd\": %.9g, \"mse\": %.9g, \"kl\": %.9g, "
                     "\"l1\": %.9g, \"laplacian\": %.9g, \"batches\": %lld, "
-                    "\"seconds\": %.4f, \"cells_per_s\": %.1f}\n",
+                    "\"seconds\": %.4f, \"cells_per_s\": %.1f, \"x_read_seconds\": %.3f, "
+                    "\"peak_rss_mb\": %.1f}\n",
                     (long long)e, w.alpha, w.beta, w.tau, sum[0] / nb, sum[1] / nb, sum[2] / nb,
                     sum[3] / nb, sum[4] / nb, sum[5] / nb, (long long)s.sampler.n_batches, sec,
-                    rate);
+                    rate, s.x.read_seconds - read0, (double)cw_peak_rss_bytes() / 1048576.0);
             fflush(s.log);
         }
         if (progress_tty) fputc('\n', stderr);
@@ -386,9 +418,13 @@ static cw_status run(const cw_train_opts *o, int resume) {
     }
     free(cfg_txt);
     if (st == CW_OK && !quiet)
-        printf("%s after %lld of %lld epochs (%.1f s); checkpoint %s\n",
+        printf("%s after %lld of %lld epochs (%.1f s, peak RSS %.0f MB); checkpoint %s\n",
                end < o->epochs ? "stopped" : "finished", (long long)end, (long long)o->epochs,
-               cw_now() - t_run, path);
+               cw_now() - t_run, (double)cw_peak_rss_bytes() / 1048576.0, path);
+    if (st == CW_OK && !quiet && s.x.streaming)
+        printf("X streamed under --memory-cap %.0f MB: %lld loads, %lld rows, %.1f s reading\n",
+               (double)o->memory_cap / 1048576.0, (long long)s.x.loads, (long long)s.x.rows_read,
+               s.x.read_seconds);
 done:
     state_free(&s);
     return st;
@@ -401,7 +437,8 @@ cw_status cw_train(const cw_train_opts *o) {
     return run(o, 0);
 }
 
-cw_status cw_train_resume(const char *dir, int64_t stop_after, int progress_tty, int quiet) {
+cw_status cw_train_resume(const char *dir, int64_t stop_after, int progress_tty, int quiet,
+                          int64_t memory_cap) {
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
     json_error_t err;
@@ -415,6 +452,7 @@ cw_status cw_train_resume(const char *dir, int64_t stop_after, int progress_tty,
         o.stop_after = stop_after;
         o.progress_tty = progress_tty;
         o.quiet = quiet;
+        o.memory_cap = memory_cap;
         st = run(&o, 1);
     }
     cw_strings_free(&controls);

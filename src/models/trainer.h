@@ -50,6 +50,8 @@ typedef struct {
     double lr, alpha, beta, temp, lambda, grad_clamp;
     int64_t stop_after; /* stop after this many completed epochs (0 = run all); resumable */
     int threads;        /* 0 = OpenMP default */
+    int64_t memory_cap; /* bytes X may take (io/xstore.h); 0 = all of X in memory. Not part of the
+                           run's config: results do not depend on it */
     int progress_tty;   /* draw a progress bar on stderr */
     int quiet;          /* no per-epoch lines */
 } cw_train_opts;
@@ -58,6 +60,7 @@ void cw_train_opts_default(cw_train_opts *o);
 /* A fresh run into o->out_dir (created if missing). */
 cw_status cw_train(const cw_train_opts *o);
 /* Continues the run in dir from its last checkpoint, with the options in dir/config.json. */
-cw_status cw_train_resume(const char *dir, int64_t stop_after, int progress_tty, int quiet);
+cw_status cw_train_resume(const char *dir, int64_t stop_after, int progress_tty, int quiet,
+                          int64_t memory_cap);
 
 #endif
