@@ -325,9 +325,24 @@ static void test_bench_train(void **state) {
     assert_int_equal(json_integer_value(json_object_get(o, "targets")), 5);
     assert_int_equal(json_integer_value(json_object_get(o, "batch_size")), 8);
     assert_string_equal(json_string_value(json_object_get(o, "model")), "cmvae");
-    /* the documented count: 16BGH + 24BHZ + 6HZ + 6BZ(Z-1) + 10B^2G */
+    /* the documented count: 16BGH + 24BHZ + 6HZ + 6BZ(Z-1) + 10B^2G; cmvae reads its ~80%-zero
+     * batch as CSR by default, which replaces fc1's 4BGH by 4 nnz H */
     double fl = 16.0 * 8 * 50 * 128 + 24.0 * 8 * 128 * 5 + 6.0 * 128 * 5 + 6.0 * 8 * 5 * 4 +
                 10.0 * 64 * 50;
+    assert_true(json_is_true(json_object_get(o, "sparse_input")));
+    const double nnz = (double)json_integer_value(json_object_get(o, "input_nnz"));
+    assert_true(nnz > 0.1 * 8 * 50 && nnz < 0.3 * 8 * 50);
+    assert_true(fabs(json_number_value(json_object_get(o, "flops_per_step")) -
+                     (fl - 4.0 * 8 * 50 * 128 + 4.0 * nnz * 128)) < 1);
+    json_decref(o);
+    /* --dense-input: the dense count */
+    char *dense[] = {"train", "--model", "cmvae", "--genes", "50", "--latent-dim", "5",
+                     "--batch-size", "8", "--steps", "5", "--warmup", "1", "--json",
+                     "--dense-input", NULL};
+    assert_int_equal(run_bench(dense, 15, cap), 0);
+    o = json_load_file(cap, 0, &e);
+    if (!o) fail_msg("bench train --json output is not JSON: %s", e.text);
+    assert_true(json_is_false(json_object_get(o, "sparse_input")));
     assert_true(fabs(json_number_value(json_object_get(o, "flops_per_step")) - fl) < 1);
     json_decref(o);
 

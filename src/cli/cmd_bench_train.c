@@ -26,6 +26,9 @@
  *             fc1 weight only (no input gradient) 2BGH               = 10BGH + 16BHZ + 4HZ
  *                                                                     + 4BZ(Z-1) + 4B^2 G
  *   cmvae     16BGH + 24BHZ + 6HZ + 6BZ(Z-1) + 10B^2 G
+ *   sparse x  cmvae reads its batch as CSR (cw_cmvae_set_x_csr; the data below is ~80% zeros)
+ *             unless --dense-input: fc1 forward and weight gradient visit the stored entries
+ *             only, 2 nnz H each instead of 2BGH each: cmvae - 4BGH + 4 nnz H
  *   grace     cmvae + fc1 input gradient 2BGH (it feeds the GNN)
  *             + SAGE (1 layer, width 1, N nodes, E directed edges): forward SpMM 2BE, lin_l and
  *             lin_r 2 * 2BN; backward lin_l and lin_r weights 2 * 2BN (no input gradient)
@@ -37,12 +40,14 @@
  * median; "other" is the step's median minus the phases' sum (noise, elementwise losses, the
  * intervention MLP, sampling, memsets; negative means the isolated phases ran slower than in
  * the step). Phases and their FLOPs:
- *   encoder  fc1 + lrelu, fc_mean, fc_var + softplus and their backward  4BGH + 12BHZ (grace +2BGH)
+ *   encoder  fc1 + lrelu, fc_mean, fc_var + softplus and their backward  4BGH + 12BHZ (grace +2BGH;
+ *            sparse x: 4 nnz H + 12BHZ)
  *   gnn      cw_gnn_forward + cw_gnn_backward                             2BE + 8BN
  *   dag      two solves and two backward solves                           6BZ(Z-1)
  *   decoder  d1 + lrelu, d2 + lrelu, twice, and their backward            12BGH + 12BHZ
- *   mmd      cw_mmd_forward + cw_mmd_backward (d y_hat)                   10B^2 G
- *   adam     cw_adam_update over every parameter                          (not counted)
+ *   mmd      cw_mmd_forward + cw_mmd_backward_set_dx (d y_hat)            10B^2 G
+ *   adam     cw_adam_update_zero_grad over every parameter (the step's Adam with the gradient
+ *            reset fused in)                                             (not counted)
  * This needs no hook inside models/cmvae.c; it measures the phases warm in cache, so shares of
  * small phases are lower bounds.
  */
@@ -211,7 +216,9 @@ static double ph_flops(int ph, const cw_cmvae *m) {
     const double b = (double)m->cfg.batch, g = (double)m->cfg.genes, z = (double)m->cfg.latent,
                  h = (double)m->cfg.hidden;
     switch (ph) {
-    case PH_ENC: return 4 * b * g * h + 12 * b * h * z + (m->has_gnn ? 2 * b * g * h : 0);
+    case PH_ENC:
+        if (m->x_csr) return 4 * (double)m->x_csr->nnz * h + 12 * b * h * z;
+        return 4 * b * g * h + 12 * b * h * z + (m->has_gnn ? 2 * b * g * h : 0);
     case PH_GNN:
         return m->has_gnn ? 2 * b * (double)m->gnn.nnz + 8 * b * (double)m->gnn.n_nodes : 0;
     case PH_DAG: return 6 * b * z * (z - 1);
@@ -250,7 +257,13 @@ static void ph_run(cw_cmvae *m, int ph) {
     const int64_t He = m->enc_hidden, In = m->in_width;
     switch (ph) {
     case PH_ENC: {
-        cw_linear_forward(m->h1, m->enc, PW(m, CW_CMVAE_FC1_W), PW(m, CW_CMVAE_FC1_B), B, In, He);
+        if (m->x_csr) /* the step's sparse fc1 (cmvae: In == G) */
+            cw_linear_forward_csr(m->h1, m->x_csr, PW(m, CW_CMVAE_FC1_W), In,
+                                  PW(m, CW_CMVAE_FC1_B), He, m->csr_wt, m->csr_iwork,
+                                  m->csr_slots);
+        else
+            cw_linear_forward(m->h1, m->enc, PW(m, CW_CMVAE_FC1_W), PW(m, CW_CMVAE_FC1_B), B, In,
+                              He);
         cw_lrelu_forward(m->h1, m->h1, B * He);
         cw_linear_forward(m->mu, m->h1, PW(m, CW_CMVAE_MEAN_W), PW(m, CW_CMVAE_MEAN_B), B, He, Z);
         cw_linear_forward(m->vpre, m->h1, PW(m, CW_CMVAE_VAR_W), PW(m, CW_CMVAE_VAR_B), B, He, Z);
@@ -264,8 +277,12 @@ static void ph_run(cw_cmvae *m, int ph) {
         cw_lrelu_backward(m->d_h1pre, m->d_h1, m->h1, B * He);
         real *d_in = m->has_gnn ? m->d_enc_in : NULL;
         if (d_in) memset(d_in, 0, (size_t)(B * In) * sizeof(real));
-        cw_linear_backward(d_in, GW(m, CW_CMVAE_FC1_W), GW(m, CW_CMVAE_FC1_B), m->d_h1pre, m->enc,
-                           PW(m, CW_CMVAE_FC1_W), B, In, He);
+        if (m->x_csr)
+            cw_linear_backward_csr(GW(m, CW_CMVAE_FC1_W), GW(m, CW_CMVAE_FC1_B), m->d_h1pre,
+                                   m->x_csr, In, He, m->csr_wt, m->csr_iwork, m->csr_slots);
+        else
+            cw_linear_backward(d_in, GW(m, CW_CMVAE_FC1_W), GW(m, CW_CMVAE_FC1_B), m->d_h1pre,
+                               m->enc, PW(m, CW_CMVAE_FC1_W), B, In, He);
         break;
     }
     case PH_GNN:
@@ -291,14 +308,13 @@ static void ph_run(cw_cmvae *m, int ph) {
     case PH_MMD:
         (void)cw_mmd_forward(m->mmd_dist, m->y_hat, m->y, B, B, G, m->cfg.mmd_sigma,
                              m->cfg.kernel_num);
-        memset(m->d_out, 0, (size_t)(B * G) * sizeof(real));
-        cw_mmd_backward(m->d_out, NULL, m->mmd_scratch, 1.0, m->y_hat, m->y, m->mmd_dist, B, B, G,
-                        m->cfg.mmd_sigma, m->cfg.kernel_num);
+        cw_mmd_backward_set_dx(m->d_out, NULL, m->mmd_scratch, 1.0, m->y_hat, m->y, m->mmd_dist,
+                               B, B, G, m->cfg.mmd_sigma, m->cfg.kernel_num);
         break;
     case PH_ADAM:
         m->t++;
-        cw_adam_update(m->params, m->grads, m->m, m->v, m->table.total, m->cfg.lr, CW_ADAM_BETA1,
-                       CW_ADAM_BETA2, CW_ADAM_EPS, m->t);
+        cw_adam_update_zero_grad(m->params, m->grads, m->m, m->v, m->table.total, m->cfg.lr,
+                                 CW_ADAM_BETA1, CW_ADAM_BETA2, CW_ADAM_EPS, m->t);
         break;
     }
 }
@@ -324,14 +340,16 @@ static void bt_help(void) {
     printf("usage: causeway bench train --model cmvae|grace (--size S | --genes G --latent-dim Z\n"
            "                            --batch-size B) [--hidden H] [--targets C] [--nodes N]\n"
            "                            [--edges E] [--gnn sage|gcn|gat] [--steps N] [--warmup W]\n"
-           "                            [--threads T] [--seed S] [--peak] [--no-phases] [--json]\n\n"
+           "                            [--threads T] [--seed S] [--peak] [--no-phases]\n"
+           "                            [--dense-input] [--json]\n\n"
            "Times N training steps (forward, backward, Adam; alpha 1, beta 1, tau 1) on seeded\n"
            "random data after W warm-up steps and one validation step (loss must be finite).\n"
            "Prints median / p10 / p90 ms per step, cells/s (B / median) and GFLOP/s with\n"
            "FLOPs = 16BGH + 24BHZ + 6HZ + 6BZ(Z-1) + 10B^2G (GEMMs and DAG solves; grace adds\n"
-           "2BGH + 2BE + 8BN for the fc1 input gradient and the GNN), then the share of each\n"
-           "phase of the step (encoder, gnn, dag, decoder, mmd, adam, other), each replayed in\n"
-           "isolation on the model's buffers.\n\n"
+           "2BGH + 2BE + 8BN for the fc1 input gradient and the GNN; cmvae reads its ~80%%-zero\n"
+           "batch as CSR unless --dense-input, so fc1 and its weight gradient cost 2 nnz H each:\n"
+           "- 4BGH + 4 nnz H), then the share of each phase of the step (encoder, gnn, dag,\n"
+           "decoder, mmd, adam, other), each replayed in isolation on the model's buffers.\n\n"
            "  --model M        cmvae or grace (GraCE-VAE on a random context graph)\n"
            "  --size S         tiny | norman | replogle: G, Z, H, B, nodes and edges at once\n"
            "                   (norman: 5000, 105, 128, 32, 7694 nodes, 63380 directed edges;\n"
@@ -350,6 +368,7 @@ static void bt_help(void) {
            "  --seed S         seed of the data, graph and model (0)\n"
            "  --peak           also measure the sgemm peak (2048^3) and print the fraction of it\n"
            "  --no-phases      skip the phase shares\n"
+           "  --dense-input    cmvae: feed fc1 the dense batch (no CSR input)\n"
            "  --json           one JSON object instead of the table\n");
 }
 
@@ -359,10 +378,10 @@ int cmd_bench_train(int argc, char **argv) {
     int64_t G = -1, Z = -1, B = -1, H = 128, C = -1, steps = 50, warmup = 5, threads = 0;
     int64_t nodes = -1, edges = -1;
     uint64_t seed = 0;
-    int as_json = 0, bad = 0, peak = 0, phases = 1;
+    int as_json = 0, bad = 0, peak = 0, phases = 1, dense_input = 0;
     enum {
         O_MODEL = 256, O_G, O_Z, O_B, O_H, O_C, O_STEPS, O_WARM, O_THR, O_SEED, O_JSON, O_SIZE,
-        O_NODES, O_EDGES, O_GNN, O_PEAK, O_NOPH
+        O_NODES, O_EDGES, O_GNN, O_PEAK, O_NOPH, O_DENSE
     };
     static const struct option opts[] = {{"model", required_argument, 0, O_MODEL},
                                          {"size", required_argument, 0, O_SIZE},
@@ -380,6 +399,7 @@ int cmd_bench_train(int argc, char **argv) {
                                          {"seed", required_argument, 0, O_SEED},
                                          {"peak", no_argument, 0, O_PEAK},
                                          {"no-phases", no_argument, 0, O_NOPH},
+                                         {"dense-input", no_argument, 0, O_DENSE},
                                          {"json", no_argument, 0, O_JSON},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -413,6 +433,7 @@ int cmd_bench_train(int argc, char **argv) {
         case O_SEED: bad = cli_parse_u64(cmd, "--seed", optarg, &seed); break;
         case O_PEAK: peak = 1; break;
         case O_NOPH: phases = 0; break;
+        case O_DENSE: dense_input = 1; break;
         case O_JSON: as_json = 1; break;
         default: return 2;
         }
@@ -450,6 +471,9 @@ int cmd_bench_train(int argc, char **argv) {
     memset(&m, 0, sizeof m);
     float *x = NULL, *y = NULL;
     double *t = NULL;
+    cw_csr xs; /* the batch as CSR (cmvae unless --dense-input) */
+    memset(&xs, 0, sizeof xs);
+    int sparse = 0;
     int rc = 0;
     cw_status st = CW_OK;
     if (grace) st = cli_bench_random_graph(&graph, G, nodes, edges, seed);
@@ -493,10 +517,21 @@ int cmd_bench_train(int argc, char **argv) {
             y[i] = u < 0.8 ? 0.0f : (float)log1p(1.0 + 5.0 * v);
         }
     }
+    if (!dense_input && cw_cmvae_takes_x_csr(&m)) {
+        st = cw_csr_from_dense(&xs, x, B, G);
+        if (st) {
+            rc = cli_fail(cmd, st);
+            goto done;
+        }
+        sparse = 1;
+    }
+/* every step takes the CSR batch (cw_cmvae_set_x_csr holds for one step) */
+#define BT_SET_X() (sparse ? cw_cmvae_set_x_csr(&m, &xs) : CW_OK)
     const cw_cmvae_sched w = {1.0, 1.0, 1.0};
     cw_cmvae_losses l;
     /* validation: one step with a finite loss (train_step itself refuses non-finite terms) */
-    st = cw_cmvae_train_step(&m, x, NULL, y, 0, -1, NULL, &rng, w, &l);
+    st = BT_SET_X();
+    if (!st) st = cw_cmvae_train_step(&m, x, NULL, y, 0, -1, NULL, &rng, w, &l);
     if (st == CW_OK && !isfinite(l.total))
         st = cw_fail(CW_EINVAL, "validation step: loss %g is not finite", l.total);
     if (st) {
@@ -504,13 +539,18 @@ int cmd_bench_train(int argc, char **argv) {
         goto done;
     }
     const double loss0 = l.total;
-    for (int64_t i = 0; i < warmup && !st; i++)
-        st = cw_cmvae_train_step(&m, x, NULL, y, (1 + i) % C, -1, NULL, &rng, w, &l);
+    for (int64_t i = 0; i < warmup && !st; i++) {
+        st = BT_SET_X();
+        if (!st) st = cw_cmvae_train_step(&m, x, NULL, y, (1 + i) % C, -1, NULL, &rng, w, &l);
+    }
     for (int64_t i = 0; i < steps && !st; i++) {
         double t0 = cw_now();
-        st = cw_cmvae_train_step(&m, x, NULL, y, (1 + warmup + i) % C, -1, NULL, &rng, w, &l);
+        st = BT_SET_X();
+        if (!st)
+            st = cw_cmvae_train_step(&m, x, NULL, y, (1 + warmup + i) % C, -1, NULL, &rng, w, &l);
         t[i] = cw_now() - t0;
     }
+#undef BT_SET_X
     if (st) {
         rc = cli_fail(cmd, st);
         goto done;
@@ -521,6 +561,8 @@ int cmd_bench_train(int argc, char **argv) {
         const double p90 = cw_quantile(t, (int)steps, 0.90) * 1e3;
         const double loss_last = l.total;
         double flops = bt_flops(B, G, Z, H);
+        if (sparse) /* fc1 forward and weight gradient over the stored entries */
+            flops += -4.0 * (double)B * (double)G * (double)H + 4.0 * (double)xs.nnz * (double)H;
         if (grace)
             flops += 2.0 * (double)B * (double)G * (double)H +
                      2.0 * (double)B * (double)graph.adj.nnz + 8.0 * (double)B * (double)nodes;
@@ -551,6 +593,8 @@ int cmd_bench_train(int argc, char **argv) {
                 json_object_set_new(o, "edges", json_integer(graph.adj.nnz));
             }
             json_object_set_new(o, "params", json_integer(cw_cmvae_n_params(&m)));
+            json_object_set_new(o, "sparse_input", json_boolean(sparse));
+            if (sparse) json_object_set_new(o, "input_nnz", json_integer(xs.nnz));
             json_object_set_new(o, "steps", json_integer(steps));
             json_object_set_new(o, "warmup", json_integer(warmup));
             json_object_set_new(o, "seed", json_integer((json_int_t)seed));
@@ -599,6 +643,12 @@ int cmd_bench_train(int argc, char **argv) {
             printf("; %lld parameters; %lld steps after %lld warm-up, seed %llu\n",
                    (long long)cw_cmvae_n_params(&m), (long long)steps, (long long)warmup,
                    (unsigned long long)seed);
+            if (sparse)
+                printf("input: CSR batch, %lld stored of %lld (%.1f%%), fc1 sparse\n",
+                       (long long)xs.nnz, (long long)(B * G),
+                       100.0 * (double)xs.nnz / (double)(B * G));
+            else
+                printf("input: dense batch\n");
             printf("validation: ok, first step loss %.6g (finite); last %.6g\n", loss0, loss_last);
             printf("%12s %12s %12s %14s %10s", "median ms", "p10 ms", "p90 ms", "cells/s",
                    "GFLOP/s");
@@ -606,7 +656,7 @@ int cmd_bench_train(int argc, char **argv) {
             printf("\n%12.3f %12.3f %12.3f %14.0f %10.2f", med, p10, p90, cps, gflops);
             if (peak) printf(" %9.1f%%", peak_gflops > 0 ? 100 * gflops / peak_gflops : 0);
             printf("\n(%.4g GFLOP per step: 16BGH + 24BHZ + 6HZ + 6BZ(Z-1) + 10B^2G%s)\n",
-                   flops / 1e9, grace ? " + 2BGH + 2BE + 8BN" : "");
+                   flops / 1e9, grace ? " + 2BGH + 2BE + 8BN" : sparse ? " - 4BGH + 4 nnz H" : "");
             if (peak)
                 printf("sgemm peak (2048^3, this run): %.2f GFLOP/s (%.2f ms per call)\n",
                        peak_gflops, peak_ms);
@@ -632,6 +682,7 @@ int cmd_bench_train(int argc, char **argv) {
         }
     }
 done:
+    cw_csr_free(&xs);
     cw_free(x);
     cw_free(y);
     free(t);

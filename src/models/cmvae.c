@@ -63,6 +63,7 @@ void cw_cmvae_free(cw_cmvae *m) {
     cw_free(m->sena_mask);
     cw_free(m->lap_indptr);
     cw_free(m->lap_indices);
+    cw_free(m->csr_iwork);
     memset(m, 0, sizeof *m);
 }
 
@@ -128,6 +129,7 @@ static int64_t layout_arena(cw_cmvae *m, real *base) {
     TAKE(d_hcpre, H);
     TAKE(mmd_scratch, cw_mmd_scratch_size(B, B));
     TAKE(dag_scratch, cw_dag_scratch_size(B, Z));
+    TAKE(csr_wt, cw_cmvae_takes_x_csr(m) ? cw_linear_csr_scratch_size(He) : 0);
 #undef TAKE
     return off;
 }
@@ -313,8 +315,18 @@ cw_status cw_cmvae_init(cw_cmvae *m, const cw_cmvae_config *cfg, cw_rng *rng) {
                        (long long)m->arena_size);
     }
     memset(m->arena, 0, (size_t)m->arena_size * sizeof(real));
+    if (cw_cmvae_takes_x_csr(m)) {
+        m->csr_slots = omp_get_max_threads(); /* the sparse fc1's threads (nn/linear.h) */
+        m->csr_iwork = cw_malloc_array(
+            (size_t)cw_linear_csr_iwork_size(cfg->batch, m->csr_slots), sizeof(int64_t));
+        if (!m->csr_iwork) {
+            cw_cmvae_free(m);
+            return cw_fail(CW_ENOMEM, "cmvae: out of memory");
+        }
+    }
     layout_arena(m, m->arena);
     place_decoder(m);
+    m->grads_zero = 1; /* calloc'd */
 
     /* §4.0 initialisation, in table order */
     for (int i = 0; i < CW_CMVAE_NPARAMS; i++) {
@@ -364,6 +376,21 @@ cw_status cw_cmvae_set_shard(cw_cmvae *m, int rank, int size) {
     return CW_OK;
 }
 
+int cw_cmvae_takes_x_csr(const cw_cmvae *m) {
+    return !m->has_gnn && m->cfg.kind != CW_MODEL_SENA;
+}
+
+cw_status cw_cmvae_set_x_csr(cw_cmvae *m, const cw_csr *xs) {
+    m->x_csr_next = NULL;
+    if (!xs) return CW_OK;
+    if (xs->nrows != m->shard_rows || xs->ncols != m->cfg.genes)
+        return cw_fail(CW_EINVAL, "cmvae: sparse input of %lld x %lld, the step reads %lld x %lld",
+                       (long long)xs->nrows, (long long)xs->ncols, (long long)m->shard_rows,
+                       (long long)m->cfg.genes);
+    if (cw_cmvae_takes_x_csr(m)) m->x_csr_next = xs;
+    return CW_OK;
+}
+
 #ifdef CW_REAL_DOUBLE
 #define dist_allreduce_sum cw_dist_allreduce_sum_f64
 #define dist_allgather_rows cw_dist_allgather_rows_f64
@@ -409,10 +436,17 @@ static void encoder_input(cw_cmvae *m, const real *x, const real *extra, int64_t
     m->enc = m->enc_in;
 }
 
-/* encoder: m->enc (n, In) -> h1 (n, He), mu, vpre, var (n, Z) */
-static void encode(cw_cmvae *m, int64_t n) {
-    const int64_t Z = m->cfg.latent, He = m->enc_hidden, In = m->in_width;
-    if (m->cfg.kind == CW_MODEL_SENA)
+/* encoder: m->enc (n, In) -> h1 (n, He), mu, vpre, var (n, Z); fc1 reads the first G columns
+ * from xs instead when given (cw_cmvae_set_x_csr) */
+static void encode(cw_cmvae *m, int64_t n, const cw_csr *xs) {
+    const int64_t Z = m->cfg.latent, He = m->enc_hidden, In = m->in_width, G = m->cfg.genes;
+    if (xs) {
+        const real *w1 = cw_cmvae_param(m, CW_CMVAE_FC1_W);
+        cw_linear_forward_csr(m->h1, xs, w1, In, cw_cmvae_param(m, CW_CMVAE_FC1_B), He, m->csr_wt,
+                              m->csr_iwork, m->csr_slots);
+        /* the dense columns after x (multihot, extra inputs) */
+        if (In > G) cw_gemm(0, 1, n, He, In - G, 1, m->enc + G, In, w1 + G, In, 1, m->h1, He);
+    } else if (m->cfg.kind == CW_MODEL_SENA)
         cw_masked_linear_forward(m->h1, m->sena_weff, m->enc, cw_cmvae_param(m, CW_CMVAE_FC1_W),
                                  m->sena_mask, cw_cmvae_param(m, CW_CMVAE_FC1_B), n, In, He);
     else
@@ -529,6 +563,8 @@ static cw_status check_call(const cw_cmvae *m, int64_t k, int64_t k2, const real
 cw_status cw_cmvae_forward(cw_cmvae *m, const real *x, const real *extra, const real *y,
                            int64_t k, int64_t k2, const cw_cmvae_noise *noise, cw_rng *rng,
                            cw_cmvae_sched w, cw_cmvae_losses *out) {
+    const cw_csr *xs = m->x_csr_next; /* this call's sparse x, if any: taken even on failure */
+    m->x_csr_next = NULL;
     CW_TRY(check_call(m, k, k2, extra, noise, rng, 1));
     const int64_t B = m->cfg.batch, G = m->cfg.genes, Z = m->cfg.latent, H = m->cfg.hidden;
     const int64_t n = m->shard_rows, r0 = m->shard_row0; /* this process's rows; B, 0 alone */
@@ -537,7 +573,9 @@ cw_status cw_cmvae_forward(cw_cmvae *m, const real *x, const real *extra, const 
     /* draw order: eps (after the encoder, as before), xi, dropout masks */
     if (m->has_gnn) draw_xi(m, noise ? noise->xi : NULL, rng, m->cfg.extra_inputs > 0);
     encoder_input(m, x, extra, n);
-    encode(m, n);
+    m->x_csr = xs;
+    CW_ASSERT(!xs || xs->nrows == n);
+    encode(m, n, m->x_csr);
     sample_z(m, n, B, r0, eps, rng);
     intervene(m, n, k, k2, (real)w.tau, 1, rng);
     causal_layer(m, m->u_obs, m->z, n);
@@ -646,6 +684,7 @@ static void c_encode_backward(cw_cmvae *m, int s, int64_t k, int64_t n) {
 
 void cw_cmvae_backward(cw_cmvae *m) {
     CW_ASSERT(m->have_forward);
+    m->grads_zero = 0;
     const int64_t B = m->cfg.batch, G = m->cfg.genes, Z = m->cfg.latent, H = m->cfg.hidden;
     const int64_t He = m->enc_hidden, In = m->in_width;
     const int64_t n = m->shard_rows, r0 = m->shard_row0; /* this process's rows; B, 0 alone */
@@ -653,10 +692,11 @@ void cw_cmvae_backward(cw_cmvae *m) {
 
     /* interventional branch: alpha MMD(y_hat, y) over the whole batch; this shard's rows
      * through the output lrelu (in place) */
-    memset(m->d_out, 0, (size_t)(B * G) * sizeof(real));
-    if (m->w.alpha != 0)
-        cw_mmd_backward(m->d_out, NULL, m->mmd_scratch, m->w.alpha, m->y_hat, m->y, m->mmd_dist, B,
-                        B, G, m->cfg.mmd_sigma, m->cfg.kernel_num);
+    if (m->w.alpha != 0) /* writes all of d_out (B, G): no memset first */
+        cw_mmd_backward_set_dx(m->d_out, NULL, m->mmd_scratch, m->w.alpha, m->y_hat, m->y,
+                               m->mmd_dist, B, B, G, m->cfg.mmd_sigma, m->cfg.kernel_num);
+    else
+        memset(m->d_out, 0, (size_t)(B * G) * sizeof(real));
     real *dpre_int = m->d_out + r0 * G;
     cw_lrelu_backward_inplace(dpre_int, m->y_hat + r0 * G, n * G);
 
@@ -724,15 +764,24 @@ void cw_cmvae_backward(cw_cmvae *m) {
     cw_lrelu_backward(m->d_h1pre, m->d_h1, m->h1, n * He);
     real *d_in = NULL;
     if (m->has_gnn) {
+        /* d_in (n, In) = d_h1pre (n, He) W1 (He, In), written by the GEMM (beta 0) instead of a
+         * memset and an accumulating GEMM: the same values, one pass over d_in fewer */
         d_in = m->d_enc_in;
-        memset(d_in, 0, (size_t)(n * In) * sizeof(real));
+        cw_gemm(0, 0, n, In, He, 1, m->d_h1pre, He, cw_cmvae_param(m, CW_CMVAE_FC1_W), In, 0,
+                d_in, In);
     }
-    if (m->cfg.kind == CW_MODEL_SENA)
+    if (m->cfg.kind == CW_MODEL_SENA) /* (no GNN: d_in NULL) */
         cw_masked_linear_backward(d_in, cw_cmvae_grad(m, CW_CMVAE_FC1_W),
                                   cw_cmvae_grad(m, CW_CMVAE_FC1_B), m->sena_dw, m->d_h1pre,
                                   m->enc, m->sena_weff, m->sena_mask, n, In, He);
-    else
-        cw_linear_backward(d_in, cw_cmvae_grad(m, CW_CMVAE_FC1_W),
+    else if (m->x_csr) { /* no input gradient: without a GNN, fc1's input is data */
+        real *gw1 = cw_cmvae_grad(m, CW_CMVAE_FC1_W);
+        cw_linear_backward_csr(gw1, cw_cmvae_grad(m, CW_CMVAE_FC1_B), m->d_h1pre, m->x_csr, In,
+                               He, m->csr_wt, m->csr_iwork, m->csr_slots);
+        if (In > G) /* the dense columns after x */
+            cw_gemm(1, 0, He, In - G, n, 1, m->d_h1pre, He, m->enc + G, In, 1, gw1 + G, In);
+    } else /* weight and bias gradients; the input gradient is done above */
+        cw_linear_backward(NULL, cw_cmvae_grad(m, CW_CMVAE_FC1_W),
                            cw_cmvae_grad(m, CW_CMVAE_FC1_B), m->d_h1pre, m->enc,
                            cw_cmvae_param(m, CW_CMVAE_FC1_W), n, In, He);
     if (m->has_gnn) cw_gnn_backward(&m->gnn, d_in, In);
@@ -742,7 +791,10 @@ cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *extra, con
                               int64_t k, int64_t k2, const cw_cmvae_noise *noise, cw_rng *rng,
                               cw_cmvae_sched w, cw_cmvae_losses *out) {
     const int64_t total = m->table.total;
-    memset(m->grads, 0, (size_t)total * sizeof(real));
+    /* the previous step's Adam zeroed the gradients in its pass; zero them here only when
+     * something accumulated into them since (a backward outside a step, a failed all-reduce) */
+    if (!m->grads_zero) memset(m->grads, 0, (size_t)total * sizeof(real));
+    m->grads_zero = 1;
     cw_cmvae_losses l;
     CW_TRY(cw_cmvae_forward(m, x, extra, y, k, k2, noise, rng, w, &l));
     if (out) *out = l;
@@ -764,8 +816,11 @@ cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *extra, con
     if (m->shard_size > 1) CW_TRY(dist_allreduce_sum(m->grads, total)); /* the batch's gradient */
     if (m->cfg.grad_clip > 0) cw_grad_clamp(m->grads, total, (real)m->cfg.grad_clip);
     m->t++;
-    cw_adam_update(m->params, m->grads, m->m, m->v, total, m->cfg.lr, CW_ADAM_BETA1,
-                   CW_ADAM_BETA2, CW_ADAM_EPS, m->t);
+    /* reads every gradient after the all-reduce and the clamp, then leaves it 0 for the next
+     * step's backward (values as cw_adam_update) */
+    cw_adam_update_zero_grad(m->params, m->grads, m->m, m->v, total, m->cfg.lr, CW_ADAM_BETA1,
+                             CW_ADAM_BETA2, CW_ADAM_EPS, m->t);
+    m->grads_zero = 1;
     return CW_OK;
 }
 
@@ -779,7 +834,7 @@ cw_status cw_cmvae_predict(cw_cmvae *m, real *y_hat, const real *x, const real *
     if (n == 0) return CW_OK;
     if (m->has_gnn) draw_xi(m, noise ? noise->xi : NULL, rng, m->cfg.extra_inputs > 0);
     encoder_input(m, x, extra, n);
-    encode(m, n);
+    encode(m, n, NULL);
     sample_z(m, n, n, 0, noise ? noise->eps : NULL, rng);
     intervene(m, n, k, k2, 1, 0, rng);
     decode(m, m->y_hat, m->a_int, m->u_int, n);
@@ -829,7 +884,7 @@ cw_status cw_cmvae_latent_mean(cw_cmvae *m, real *u, const real *x, const real *
                        (long long)m->cfg.extra_inputs);
     if (m->has_gnn) draw_xi(m, NULL, NULL, 1);
     encoder_input(m, x, extra, n);
-    encode(m, n);
+    encode(m, n, NULL);
     causal_layer(m, u, m->mu, n);
     m->have_forward = 0;
     return CW_OK;

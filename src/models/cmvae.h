@@ -27,9 +27,10 @@
  * (a slot a model does not have maps to -1: vgae has no G, the graph intervention encoders no
  * c1/c2/c_shift); the encoders' tensors follow them in the table. All activations and scratch
  * live in arenas allocated by cw_cmvae_init: forward, backward, train_step and predict allocate
- * nothing. backward accumulates into m->grads (train_step zeroes them first). The intervention
- * MLP's gradient reaches only column k (and k2) of c1.weight, c1.bias, c2.*, c_shift[k] (and
- * [k2]); Adam then updates every element (torch: every tensor has a gradient, zero elsewhere).
+ * nothing. backward accumulates into m->grads (train_step zeroes them first, or finds them
+ * zeroed by the previous step's Adam). The intervention MLP's gradient reaches only column k
+ * (and k2) of c1.weight, c1.bias, c2.*, c_shift[k] (and [k2]); Adam then updates every element
+ * (torch: every tensor has a gradient, zero elsewhere).
  * forward is training mode (dropout of the graph intervention encoders on); predict and
  * latent_mean are evaluation mode.
  */
@@ -39,6 +40,7 @@
 #include "causeway.h"
 #include "core/rng.h"
 #include "data/graph.h"
+#include "la/matrix.h"
 #include "models/gnn_encoder.h"
 #include "models/interv_encoder.h"
 #include "models/params.h"
@@ -136,10 +138,19 @@ typedef struct {
     int32_t *lap_indices;
     real *params, *grads, *m, *v; /* table.total each, table layout */
     int64_t t;                    /* Adam steps taken */
+    int grads_zero;               /* grads known to be all 0 (init, after a train_step's Adam);
+                                   * cw_cmvae_backward clears it. Code that writes m->grads by
+                                   * other means before a train_step must clear it too. */
     /* data-parallel shard (cw_cmvae_set_shard): rows [shard_row0, shard_row0 + shard_rows) of
      * every global batch of cfg.batch rows, one of shard_size processes; default 0, B, 1 */
     int64_t shard_row0, shard_rows;
     int shard_size;
+
+    /* sparse encoder input (cw_cmvae_set_x_csr): the one given for the next forward, the one
+     * the last forward used (NULL: dense); fc1's CSR scratch */
+    const cw_csr *x_csr_next, *x_csr;
+    int64_t *csr_iwork; /* cw_linear_csr_iwork_size(B, csr_slots) */
+    int csr_slots;      /* threads the sparse fc1 may use: omp_get_max_threads() at init */
 
     real *arena; /* one allocation; the pointers below point into it */
     /* forward state, batch rows n = cfg.batch */
@@ -173,6 +184,7 @@ typedef struct {
     real *d_hc, *d_hcpre;      /* (H) */
     real *mmd_scratch;         /* (2B, 2B) */
     real *dag_scratch;         /* 2 B Z */
+    real *csr_wt;              /* cw_linear_csr_scratch_size(He) when fc1 can read a CSR x */
     int64_t arena_size;        /* reals */
 
     /* what backward needs from the last forward */
@@ -220,6 +232,20 @@ static inline int cw_cmvae_has(const cw_cmvae *m, int i) { return m->slot[i] >= 
  * size 1 (the default) is the one-process model. CW_EINVAL unless 1 <= size <= B. */
 cw_status cw_cmvae_set_shard(cw_cmvae *m, int rank, int size);
 
+/* Sparse encoder input (issue #6 item 3) for the NEXT cw_cmvae_forward or train_step only
+ * (that call takes it and later calls are dense again unless given one): xs (n, G) in CSR holds
+ * the same values as that call's x, n its rows (B, or the shard's rows). fc1 then visits only
+ * the stored entries (nn/linear.h, cw_linear_forward_csr / cw_linear_backward_csr): 2 nnz He
+ * flops for the product and 2 nnz He for the weight gradient instead of 2 n G He each; results
+ * differ from the dense path by summation order only. x must still be passed (the MSE reads it).
+ * Used by the models whose fc1 reads x itself as its first G columns: cmvae and multihot, with
+ * or without extra inputs (the remaining columns go through the dense GEMM); grace, vgae (fc1
+ * reads the GNN output) and sena (masked weight) ignore it, see cw_cmvae_takes_x_csr. NULL
+ * clears it. CW_EINVAL unless xs has n rows and G columns. */
+cw_status cw_cmvae_set_x_csr(cw_cmvae *m, const cw_csr *xs);
+/* 1 when the model's fc1 can read a CSR x (cw_cmvae_set_x_csr is not ignored) */
+int cw_cmvae_takes_x_csr(const cw_cmvae *m);
+
 /* Forward over one batch: x (B, G) paired controls, extra (B, E) their extra inputs (NULL when
  * E = 0), y (B, G) real cells of target k; k in [0, C), k2 in [0, C) or -1; noise NULL or with
  * NULL members to draw from rng (xi, then eps, then dropout masks). Fills the loss terms. Keeps x,
@@ -229,8 +255,10 @@ cw_status cw_cmvae_forward(cw_cmvae *m, const real *x, const real *extra, const 
                            cw_cmvae_sched w, cw_cmvae_losses *out);
 /* accumulates: m->grads += dL/dparams for the last forward's L (CW_ASSERTs one happened). */
 void cw_cmvae_backward(cw_cmvae *m);
-/* zero grads, forward, (stop with CW_EINVAL if a loss term is not finite: parameters
- * untouched), backward, optional clamp, Adam. */
+/* zero grads (skipped when grads_zero says they are: the previous step's Adam leaves them 0),
+ * forward, (stop with CW_EINVAL if a loss term is not finite: parameters untouched), backward,
+ * the data-parallel all-reduce, optional clamp, Adam with the gradient reset fused in
+ * (cw_adam_update_zero_grad). */
 cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *extra, const real *y,
                               int64_t k, int64_t k2, const cw_cmvae_noise *noise, cw_rng *rng,
                               cw_cmvae_sched w, cw_cmvae_losses *out);

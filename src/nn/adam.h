@@ -21,6 +21,12 @@
 /* adam: params (N), grads (N), m (N), v (N) updated in place; t >= 1 */
 void cw_adam_update(real *params, const real *grads, real *m, real *v, int64_t n, double lr,
                     double beta1, double beta2, double eps, int64_t t);
+/* adam with the gradient reset fused in: the same update, values bit-identical to
+ * cw_adam_update, and grads (N) set to 0 in the same pass (one read of grads instead of a
+ * separate memset before the next backward). Anything that reads the gradient (an all-reduce,
+ * the clamp) must run before it. */
+void cw_adam_update_zero_grad(real *params, real *grads, real *m, real *v, int64_t n, double lr,
+                              double beta1, double beta2, double eps, int64_t t);
 /* clamp: grads (N) -> each element clamped to [-c, c] (torch.clamp_; NaN stays NaN) */
 void cw_grad_clamp(real *grads, int64_t n, real c);
 

@@ -61,3 +61,245 @@ void cw_masked_linear_backward(real *dinp, real *dweight, real *dbias, real *dsc
         for (int64_t i = 0; i < out_dim * in; i++) dweight[i] += dscratch[i] * mask[i];
     }
 }
+
+/* ---- sparse input (linear.h) ------------------------------------------------------------- */
+
+/* Work splits over the output units: each thread owns a range [o0, o1) of them (64-aligned
+ * where it can: the AVX2 register blocks), runs every column block over it with its own row
+ * cursors (and, backward, its own copy of the block's CSC form) and touches only its columns of
+ * wt, its elements of out and its rows of dweight: no barriers, no reductions, and the values do
+ * not depend on the thread count. */
+
+#if defined(__AVX2__) && !defined(CW_REAL_DOUBLE)
+#include <immintrin.h>
+#define CSR_AVX 1
+/* r (8 rows of 8 floats) transposed in place */
+static inline void tr8(__m256 r[8]) {
+    __m256 t[8], s[8];
+    for (int k = 0; k < 4; k++) {
+        t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    for (int k = 0; k < 2; k++) {
+        s[4 * k + 0] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+        s[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+        s[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+        s[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+    }
+    for (int k = 0; k < 4; k++) {
+        r[k] = _mm256_permute2f128_ps(s[k], s[4 + k], 0x20);
+        r[4 + k] = _mm256_permute2f128_ps(s[k], s[4 + k], 0x31);
+    }
+}
+#else
+#define CSR_AVX 0
+#endif
+
+/* wt[jj * ld + o] = w[o * ldw + jj] for jj < jw, o < width (w, wt at the range's first unit) */
+static void csr_block_transpose(real *wt, int64_t ld, const real *w, int64_t ldw, int64_t jw,
+                                int64_t width) {
+    int64_t o0 = 0;
+#if CSR_AVX
+    if (jw % 8 == 0)
+        for (; o0 + 8 <= width; o0 += 8)
+            for (int64_t jj = 0; jj < jw; jj += 8) {
+                __m256 r[8];
+                for (int k = 0; k < 8; k++) r[k] = _mm256_loadu_ps(w + (o0 + k) * ldw + jj);
+                tr8(r);
+                for (int k = 0; k < 8; k++) _mm256_storeu_ps(wt + (jj + k) * ld + o0, r[k]);
+            }
+#endif
+    for (int64_t o = o0; o < width; o++)
+        for (int64_t jj = 0; jj < jw; jj++) wt[jj * ld + o] = w[o * ldw + jj];
+}
+
+/* dw[o * ldw + jj] += wt[jj * ld + o]: one add per element */
+static void csr_block_transpose_add(real *dw, int64_t ldw, const real *wt, int64_t ld,
+                                    int64_t jw, int64_t width) {
+    int64_t o0 = 0;
+#if CSR_AVX
+    if (jw % 8 == 0)
+        for (; o0 + 8 <= width; o0 += 8)
+            for (int64_t jj = 0; jj < jw; jj += 8) {
+                __m256 r[8];
+                for (int k = 0; k < 8; k++) r[k] = _mm256_loadu_ps(wt + (jj + k) * ld + o0);
+                tr8(r);
+                for (int k = 0; k < 8; k++) {
+                    real *d = dw + (o0 + k) * ldw + jj;
+                    _mm256_storeu_ps(d, _mm256_add_ps(_mm256_loadu_ps(d), r[k]));
+                }
+            }
+#endif
+    for (int64_t o = o0; o < width; o++)
+        for (int64_t jj = 0; jj < jw; jj++) dw[o * ldw + jj] += wt[jj * ld + o];
+}
+
+/* y (n) += a x (n); restrict parameters so that the loop vectorises without alias checks */
+static inline void csr_axpy(real *restrict y, real a, const real *restrict x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* out (width) += sum_p val_p wt[(idx_p - j0) * ld ...] over cnt entries, in entry order (each
+ * element: one multiply, then one add per entry, whatever the path). The AVX path keeps 64
+ * outputs in registers across the entries instead of a load and a store per entry and element. */
+static void csr_row_block_fwd(real *out, const int32_t *idx, const float *val, int64_t cnt,
+                              const real *wt, int64_t ld, int64_t j0, int64_t width) {
+    int64_t o0 = 0;
+#if CSR_AVX
+    for (; o0 + 64 <= width; o0 += 64) {
+        __m256 acc[8];
+        for (int k = 0; k < 8; k++) acc[k] = _mm256_loadu_ps(out + o0 + 8 * k);
+        for (int64_t p = 0; p < cnt; p++) {
+            const __m256 v = _mm256_set1_ps(val[p]);
+            const real *t = wt + (idx[p] - j0) * ld + o0;
+            for (int k = 0; k < 8; k++)
+                acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(v, _mm256_loadu_ps(t + 8 * k)));
+        }
+        for (int k = 0; k < 8; k++) _mm256_storeu_ps(out + o0 + 8 * k, acc[k]);
+    }
+#endif
+    if (o0 < width)
+        for (int64_t p = 0; p < cnt; p++)
+            csr_axpy(out + o0, (real)val[p], wt + (idx[p] - j0) * ld + o0, width - o0);
+}
+
+/* w (width) = sum_e val[pos_e] dout[rows_e * ld ...] over cnt entries, in entry order from 0 (as
+ * csr_row_block_fwd: one multiply and one add per entry and element on either path) */
+static void csr_col_block_bwd(real *w, const int64_t *rows, const int64_t *pos, int64_t cnt,
+                              const float *val, const real *dout, int64_t ld, int64_t width) {
+    int64_t o0 = 0;
+#if CSR_AVX
+    for (; o0 + 64 <= width; o0 += 64) {
+        __m256 acc[8];
+        for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
+        for (int64_t e = 0; e < cnt; e++) {
+            const __m256 v = _mm256_set1_ps(val[pos[e]]);
+            const real *d = dout + rows[e] * ld + o0;
+            for (int k = 0; k < 8; k++)
+                acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(v, _mm256_loadu_ps(d + 8 * k)));
+        }
+        for (int k = 0; k < 8; k++) _mm256_storeu_ps(w + o0 + 8 * k, acc[k]);
+    }
+#endif
+    for (int64_t o = o0; o < width; o++) w[o] = 0;
+    if (o0 < width)
+        for (int64_t e = 0; e < cnt; e++)
+            csr_axpy(w + o0, (real)val[pos[e]], dout + rows[e] * ld + o0, width - o0);
+}
+
+/* 1 when some row has an entry in columns [j0, j1) at its cursor */
+static int csr_block_used(const cw_csr *xs, const int64_t *cursor, int64_t j1) {
+    for (int64_t i = 0; i < xs->nrows; i++)
+        if (cursor[i] < xs->indptr[i + 1] && xs->indices[cursor[i]] < j1) return 1;
+    return 0;
+}
+
+/* threads for nnz entries times out_dim units (at most `slots`, iwork's thread slots) and this
+ * thread's unit range among them */
+static int csr_threads(const cw_csr *xs, int64_t out_dim, int slots) {
+    if (omp_in_parallel() || xs->nnz * out_dim < ((int64_t)1 << 18)) return 1;
+    int t = omp_get_max_threads();
+    if (t > slots) t = slots;
+    const int64_t by64 = (out_dim + 63) / 64; /* one 64-unit register block per thread at least */
+    return t > by64 ? (int)by64 : t < 1 ? 1 : t;
+}
+
+static void csr_range(int64_t out_dim, int nt, int tid, int64_t *o0, int64_t *o1) {
+    int64_t chunk = (out_dim + nt - 1) / nt;
+    chunk = (chunk + 63) / 64 * 64 < out_dim ? (chunk + 63) / 64 * 64 : chunk;
+    *o0 = (int64_t)tid * chunk < out_dim ? (int64_t)tid * chunk : out_dim;
+    *o1 = *o0 + chunk < out_dim ? *o0 + chunk : out_dim;
+}
+
+static void csr_forward_range(real *out, const cw_csr *xs, const real *weight, int64_t ldw,
+                              int64_t out_dim, int64_t o0, int64_t o1, real *wt, int64_t *cursor) {
+    const int64_t n = xs->nrows, in = xs->ncols, BLK = CW_LINEAR_CSR_BLOCK;
+    for (int64_t i = 0; i < n; i++) cursor[i] = xs->indptr[i];
+    for (int64_t j0 = 0; j0 < in; j0 += BLK) {
+        const int64_t jw = in - j0 < BLK ? in - j0 : BLK;
+        if (!csr_block_used(xs, cursor, j0 + jw)) continue;
+        /* wt (jw, OUT), this range's columns: W[o0:o1, j0:j0+jw]^T */
+        csr_block_transpose(wt + o0, out_dim, weight + o0 * ldw + j0, ldw, jw, o1 - o0);
+        /* out_i += x_ij wt_(j - j0) for the row's entries in the block, in column order */
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t p0 = cursor[i], e = xs->indptr[i + 1];
+            int64_t p = p0;
+            while (p < e && xs->indices[p] < j0 + jw) p++;
+            csr_row_block_fwd(out + i * out_dim + o0, xs->indices + p0, xs->data + p0, p - p0,
+                              wt + o0, out_dim, j0, o1 - o0);
+            cursor[i] = p;
+        }
+    }
+}
+
+void cw_linear_forward_csr(real *out, const cw_csr *xs, const real *weight, int64_t ldw,
+                           const real *bias, int64_t out_dim, real *wt, int64_t *iwork,
+                           int slots) {
+    const int64_t n = xs->nrows;
+    CW_ASSERT(ldw >= xs->ncols && slots >= 1);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t o = 0; o < out_dim; o++) out[i * out_dim + o] = bias ? bias[o] : 0;
+    const int nt = csr_threads(xs, out_dim, slots);
+    const int64_t slot = cw_linear_csr_iwork_size(n, 1);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int tid = omp_get_thread_num();
+        int64_t o0, o1;
+        csr_range(out_dim, omp_get_num_threads(), tid, &o0, &o1);
+        if (o0 < o1)
+            csr_forward_range(out, xs, weight, ldw, out_dim, o0, o1, wt, iwork + tid * slot);
+    }
+}
+
+static void csr_backward_range(real *dweight, const real *dout, const cw_csr *xs, int64_t ldw,
+                               int64_t out_dim, int64_t o0, int64_t o1, real *wt, int64_t *iw) {
+    const int64_t n = xs->nrows, in = xs->ncols, BLK = CW_LINEAR_CSR_BLOCK;
+    /* iw: row cursors (n), the block's column pointers (BLK + 1), its entries' rows and
+     * positions in xs (BLK n each): the block in CSC form, rows in order within a column */
+    int64_t *cursor = iw, *colptr = cursor + n, *rows = colptr + BLK + 1, *pos = rows + BLK * n;
+    for (int64_t i = 0; i < n; i++) cursor[i] = xs->indptr[i];
+    for (int64_t j0 = 0; j0 < in; j0 += BLK) {
+        const int64_t jw = in - j0 < BLK ? in - j0 : BLK;
+        if (!csr_block_used(xs, cursor, j0 + jw)) continue; /* dW gets 0 there */
+        for (int64_t c = 0; c <= jw; c++) colptr[c] = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t p = cursor[i]; p < xs->indptr[i + 1] && xs->indices[p] < j0 + jw; p++)
+                colptr[xs->indices[p] - j0 + 1]++;
+        for (int64_t c = 0; c < jw; c++) colptr[c + 1] += colptr[c];
+        CW_ASSERT(colptr[jw] <= BLK * n); /* rows sorted without duplicates (cw_csr) */
+        /* fill: colptr[c] runs from the start of column c to its end (= start of c + 1) */
+        for (int64_t i = 0; i < n; i++) {
+            int64_t p = cursor[i];
+            for (; p < xs->indptr[i + 1] && xs->indices[p] < j0 + jw; p++) {
+                const int64_t q = colptr[xs->indices[p] - j0]++;
+                rows[q] = i;
+                pos[q] = p;
+            }
+            cursor[i] = p;
+        }
+        /* wt (jw, OUT), this range's columns: row c = sum over column j0 + c's entries
+         * x_ij dout_i, rows in order */
+        for (int64_t c = 0, start = 0; c < jw; start = colptr[c], c++)
+            csr_col_block_bwd(wt + c * out_dim + o0, rows + start, pos + start,
+                              colptr[c] - start, xs->data, dout + o0, out_dim, o1 - o0);
+        csr_block_transpose_add(dweight + o0 * ldw + j0, ldw, wt + o0, out_dim, jw, o1 - o0);
+    }
+}
+
+void cw_linear_backward_csr(real *dweight, real *dbias, const real *dout, const cw_csr *xs,
+                            int64_t ldw, int64_t out_dim, real *wt, int64_t *iwork, int slots) {
+    const int64_t n = xs->nrows;
+    CW_ASSERT(ldw >= xs->ncols && slots >= 1);
+    if (dbias) cw_bias_backward(dbias, dout, n, out_dim);
+    if (!dweight) return;
+    const int nt = csr_threads(xs, out_dim, slots);
+    const int64_t slot = cw_linear_csr_iwork_size(n, 1);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int tid = omp_get_thread_num();
+        int64_t o0, o1;
+        csr_range(out_dim, omp_get_num_threads(), tid, &o0, &o1);
+        if (o0 < o1)
+            csr_backward_range(dweight, dout, xs, ldw, out_dim, o0, o1, wt, iwork + tid * slot);
+    }
+}

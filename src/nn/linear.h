@@ -4,6 +4,7 @@
 #ifndef CW_NN_LINEAR_H
 #define CW_NN_LINEAR_H
 
+#include "la/matrix.h"
 #include "nn/real.h"
 
 #include <stdint.h>
@@ -34,5 +35,36 @@ void cw_masked_linear_forward(real *out, real *weff, const real *inp, const real
 void cw_masked_linear_backward(real *dinp, real *dweight, real *dbias, real *dscratch,
                                const real *dout, const real *inp, const real *weff,
                                const real *mask, int64_t n, int64_t in, int64_t out_dim);
+
+/* sparse-input linear (issue #6 item 3): the input x (N, IN) is a CSR matrix (rows 0..N-1 of
+ * xs, N = xs->nrows, IN = xs->ncols, column indices strictly increasing within a row as cw_csr
+ * promises; float values whatever `real` is) and only its stored entries are visited: 2 nnz OUT
+ * flops per product instead of 2 N IN OUT. The weight is (OUT, ldw) row-major with ldw >= IN,
+ * of which columns [0, IN) are used (a layer whose input is x followed by dense columns runs
+ * those through cw_gemm at column IN). Both directions work over blocks of CW_LINEAR_CSR_BLOCK
+ * input columns, in a scratch `wt` of (block, OUT): forward transposes the block's weight
+ * columns into it and adds each row's entries' rows of it to the output row; backward sums each
+ * column's entries' x_ij dout_i into it (the block in CSC form) and adds its transpose to
+ * dweight. Values equal the dense layer's up to summation order: each output sums its entries in
+ * increasing column order after the bias, each weight-gradient element its rows in increasing
+ * order (the float AVX2 path and the plain one give the same bits, at any thread count). Blocks
+ * without entries are skipped. OpenMP threads split the OUT units (up to `slots` threads, one
+ * per 64 units, above 2^18 nnz OUT; not inside a parallel region). Scratch: wt
+ * cw_linear_csr_scratch_size(OUT) reals, iwork cw_linear_csr_iwork_size(N, slots) int64. */
+#define CW_LINEAR_CSR_BLOCK 64
+static inline int64_t cw_linear_csr_scratch_size(int64_t out_dim) {
+    return CW_LINEAR_CSR_BLOCK * out_dim;
+}
+static inline int64_t cw_linear_csr_iwork_size(int64_t n, int slots) {
+    return (int64_t)slots * (n + CW_LINEAR_CSR_BLOCK + 1 + 2 * CW_LINEAR_CSR_BLOCK * n);
+}
+/* linear, CSR input: xs (N, IN), weight (OUT, ldw), bias (OUT) or NULL -> out (N, OUT) */
+void cw_linear_forward_csr(real *out, const cw_csr *xs, const real *weight, int64_t ldw,
+                           const real *bias, int64_t out_dim, real *wt, int64_t *iwork,
+                           int slots);
+/* accumulates: dweight (OUT, ldw) columns [0, IN) += dout^T x, dbias (OUT) += sum_n dout (NULL
+ * to skip); dout (N, OUT). No input gradient (x is data). */
+void cw_linear_backward_csr(real *dweight, real *dbias, const real *dout, const cw_csr *xs,
+                            int64_t ldw, int64_t out_dim, real *wt, int64_t *iwork, int slots);
 
 #endif

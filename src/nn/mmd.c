@@ -54,9 +54,11 @@ double cw_mmd_forward(real *dist, const real *x, const real *y, int64_t n, int64
     return loss;
 }
 
-void cw_mmd_backward(real *dx, real *dy, real *scratch, double dloss, const real *x,
-                     const real *y, const real *dist, int64_t n, int64_t m, int64_t d,
-                     double sigma, int64_t kernel_num) {
+/* the backward of both entry points: set_dx 1 overwrites dx, with the values accumulating into
+ * zeros gives (0 + v, not v: the same bits, -0 included) */
+static void mmd_backward(real *dx, real *dy, real *scratch, double dloss, const real *x,
+                         const real *y, const real *dist, int64_t n, int64_t m, int64_t d,
+                         double sigma, int64_t kernel_num, int set_dx) {
     CW_ASSERT(n > 0 && m > 0 && d >= 0 && sigma > 0 && kernel_num > 0);
     if (!dx && !dy) return;
     const int64_t t = n + m;
@@ -81,7 +83,10 @@ void cw_mmd_backward(real *dx, real *dy, real *scratch, double dloss, const real
             double r = 0;
             for (int64_t j = 0; j < t; j++) r += p[a * t + j];
             const real s = (real)(-4.0 * dloss * r);
-            for (int64_t k = 0; k < d; k++) dx[a * d + k] += s * x[a * d + k];
+            if (set_dx)
+                for (int64_t k = 0; k < d; k++) dx[a * d + k] = (real)0 + s * x[a * d + k];
+            else
+                for (int64_t k = 0; k < d; k++) dx[a * d + k] += s * x[a * d + k];
         }
         cw_gemm(0, 0, n, d, n, a4, p, t, x, d, 1, dx, d);     /* + 4 dloss p_xx x */
         cw_gemm(0, 0, n, d, m, a4, p + n, t, y, d, 1, dx, d); /* + 4 dloss p_xy y */
@@ -96,4 +101,16 @@ void cw_mmd_backward(real *dx, real *dy, real *scratch, double dloss, const real
         cw_gemm(0, 0, m, d, n, a4, p + n * t, t, x, d, 1, dy, d);     /* + 4 dloss p_yx x */
         cw_gemm(0, 0, m, d, m, a4, p + n * t + n, t, y, d, 1, dy, d); /* + 4 dloss p_yy y */
     }
+}
+
+void cw_mmd_backward(real *dx, real *dy, real *scratch, double dloss, const real *x,
+                     const real *y, const real *dist, int64_t n, int64_t m, int64_t d,
+                     double sigma, int64_t kernel_num) {
+    mmd_backward(dx, dy, scratch, dloss, x, y, dist, n, m, d, sigma, kernel_num, 0);
+}
+
+void cw_mmd_backward_set_dx(real *dx, real *dy, real *scratch, double dloss, const real *x,
+                            const real *y, const real *dist, int64_t n, int64_t m, int64_t d,
+                            double sigma, int64_t kernel_num) {
+    mmd_backward(dx, dy, scratch, dloss, x, y, dist, n, m, d, sigma, kernel_num, 1);
 }

@@ -29,5 +29,10 @@ double cw_mmd_forward(real *dist, const real *x, const real *y, int64_t n, int64
 void cw_mmd_backward(real *dx, real *dy, real *scratch, double dloss, const real *x,
                      const real *y, const real *dist, int64_t n, int64_t m, int64_t d,
                      double sigma, int64_t kernel_num);
+/* as cw_mmd_backward, but dx (N, D) is overwritten: the bits memset(dx, 0) + cw_mmd_backward
+ * would give, without the memset pass (dx must not be NULL; dy accumulates as there) */
+void cw_mmd_backward_set_dx(real *dx, real *dy, real *scratch, double dloss, const real *x,
+                            const real *y, const real *dist, int64_t n, int64_t m, int64_t d,
+                            double sigma, int64_t kernel_num);
 
 #endif
