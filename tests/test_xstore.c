@@ -1,6 +1,6 @@
 /* test_xstore.c: X streamed from an .h5ad under a memory cap (io/xstore.h) reads exactly what
  * the in-memory matrix holds: random gathers with repeats, gathers larger than the window
- * (loaded in pieces), explicit windows, file-order blocks, for CSR files (plain, gzip) and a
+ * (loaded in pieces), gathers as CSR, explicit windows, file-order blocks, for CSR files (plain, gzip) and a
  * dense file; the cap's errors; size parsing. */
 #include "test_util.h"
 
@@ -92,6 +92,27 @@ static void check_file(const char *path, int64_t cap, int expect_streaming) {
         assert_rows(got, x, cells, n);
         assert_true(cw_xstore_resident(&s, cells, n) || n * 8 * N_COLS > s.window_bytes);
     }
+    /* the same rows as CSR, into buffers that grow and are reused */
+    cw_csr c = {0, 0, 0, NULL, NULL, NULL};
+    int64_t cap_rows = 0, cap_nnz = 0;
+    for (int rep = 0; rep < 20; rep++) {
+        int64_t n = 1 + (int64_t)cw_rng_below(&r, 12);
+        for (int64_t i = 0; i < n; i++) cells[i] = (int64_t)cw_rng_below(&r, N_ROWS);
+        if (cw_xstore_gather_csr(&s, cells, n, &c, &cap_rows, &cap_nnz) != CW_OK) {
+            /* a streamed dense X holds three rows a window: more is refused, naming the cap */
+            assert_true(expect_streaming && n > 3);
+            assert_non_null(strstr(cw_errmsg(), "--memory-cap"));
+            continue;
+        }
+        assert_int_equal(c.nrows, n);
+        assert_int_equal(c.indptr[n], c.nnz);
+        cw_csr_rows_to_dense(&c, 0, n, got);
+        assert_rows(got, x, cells, n);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = c.indptr[i] + 1; k < c.indptr[i + 1]; k++)
+                assert_true(c.indices[k - 1] < c.indices[k]);
+    }
+    cw_csr_free(&c);
     /* one gather of every row, shuffled, with repeats: larger than any window */
     for (int64_t i = 0; i < 4 * N_ROWS; i++) cells[i] = (i * 7919) % N_ROWS;
     assert_int_equal(cw_xstore_gather(&s, cells, 4 * N_ROWS, got), CW_OK);

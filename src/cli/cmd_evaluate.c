@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "core/status.h"
+#include "core/timer.h"
 #include "models/evaluate.h"
 
 #include <getopt.h>
@@ -75,8 +76,10 @@ int cmd_evaluate(int argc, char **argv) {
     if (st) return cli_fail(cmd, st);
     if (!o.quiet) {
         cw_eval_print_table(stdout, &s);
-        printf("wrote %s/metrics.json and %s/metrics_per_perturbation.tsv (%lld rows)\n",
-               o.run_dir, o.run_dir, (long long)s.tsv_rows);
+        printf("wrote %s/metrics.json and %s/metrics_per_perturbation.tsv (%lld rows); peak RSS "
+               "%.0f MB\n",
+               o.run_dir, o.run_dir, (long long)s.tsv_rows,
+               (double)cw_peak_rss_bytes() / 1048576.0);
     }
     return CLI_EXIT_OK;
 }

@@ -205,20 +205,21 @@ static void scatter_row(const cw_csr *x, int64_t r, float *o) {
     for (int64_t k = x->indptr[r]; k < x->indptr[r + 1]; k++) o[x->indices[k]] = x->data[k];
 }
 
+static const cw_csr *row_of(const cw_xstore *s, int64_t cell, int64_t *r);
+
 cw_status cw_xstore_gather(cw_xstore *s, const int64_t *cells, int64_t n, float *out) {
     const int64_t G = s->ncols;
     memset(out, 0, (size_t)n * (size_t)G * sizeof(float));
-    if (!s->streaming) {
-        for (int64_t r = 0; r < n; r++) {
-            if (cells[r] < 0 || cells[r] >= s->nrows)
-                return cw_fail(CW_EINVAL, "%s: /X: row %lld outside [0, %lld)",
-                               src_name(s), (long long)cells[r], (long long)s->nrows);
-            scatter_row(&s->all, cells[r], out + r * G);
-        }
-        return CW_OK;
-    }
+    for (int64_t i = 0; i < n; i++)
+        if (cells[i] < 0 || cells[i] >= s->nrows)
+            return cw_fail(CW_EINVAL, "%s: /X: row %lld outside [0, %lld)", src_name(s),
+                           (long long)cells[i], (long long)s->nrows);
     if (cw_xstore_resident(s, cells, n)) {
-        for (int64_t r = 0; r < n; r++) scatter_row(&s->win, window_find(s, cells[r]), out + r * G);
+        int64_t r;
+        for (int64_t i = 0; i < n; i++) {
+            const cw_csr *x = row_of(s, cells[i], &r);
+            scatter_row(x, r, out + i * G);
+        }
         return CW_OK;
     }
     /* load the distinct rows in pieces that fit the window, filling what each piece holds */
@@ -229,11 +230,60 @@ cw_status cw_xstore_gather(cw_xstore *s, const int64_t *cells, int64_t n, float 
         while (i1 < m && bytes + cw_xstore_row_bytes(s, s->scratch[i1]) <= s->window_bytes)
             bytes += cw_xstore_row_bytes(s, s->scratch[i1++]);
         CW_TRY(window_read(s, s->scratch + i0, i1 - i0));
-        for (int64_t r = 0; r < n; r++) {
-            int64_t w = window_find(s, cells[r]);
-            if (w >= 0) scatter_row(&s->win, w, out + r * G);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t w = window_find(s, cells[i]);
+            if (w >= 0) scatter_row(&s->win, w, out + i * G);
         }
         i0 = i1;
+    }
+    return CW_OK;
+}
+
+/* The matrix and row holding a cell: all of X, or the window (the cell must be resident). */
+static const cw_csr *row_of(const cw_xstore *s, int64_t cell, int64_t *r) {
+    if (!s->streaming) {
+        *r = cell;
+        return &s->all;
+    }
+    *r = window_find(s, cell);
+    return &s->win;
+}
+
+cw_status cw_xstore_gather_csr(cw_xstore *s, const int64_t *cells, int64_t n, cw_csr *out,
+                               int64_t *cap_rows, int64_t *cap_nnz) {
+    for (int64_t i = 0; i < n; i++)
+        if (cells[i] < 0 || cells[i] >= s->nrows)
+            return cw_fail(CW_EINVAL, "%s: /X: row %lld outside [0, %lld)", src_name(s),
+                           (long long)cells[i], (long long)s->nrows);
+    if (s->streaming && !cw_xstore_resident(s, cells, n)) CW_TRY(cw_xstore_load(s, cells, n));
+    int64_t nnz = 0, r;
+    for (int64_t i = 0; i < n; i++) {
+        const cw_csr *x = row_of(s, cells[i], &r);
+        nnz += x->indptr[r + 1] - x->indptr[r];
+    }
+    if (n + 1 > *cap_rows) {
+        int64_t *p = cw_realloc(out->indptr, (size_t)(n + 1) * sizeof *p);
+        if (!p) return cw_fail(CW_ENOMEM, "%s: out of memory", src_name(s));
+        out->indptr = p, *cap_rows = n + 1;
+    }
+    if (nnz > *cap_nnz || !out->data) {
+        const int64_t c = nnz > 0 ? nnz : 1;
+        int32_t *ix = cw_realloc(out->indices, (size_t)c * sizeof *ix);
+        if (ix) out->indices = ix;
+        float *d = ix ? cw_realloc(out->data, (size_t)c * sizeof *d) : NULL;
+        if (d) out->data = d;
+        if (!ix || !d) return cw_fail(CW_ENOMEM, "%s: out of memory", src_name(s));
+        *cap_nnz = c;
+    }
+    out->nrows = n, out->ncols = s->ncols, out->nnz = nnz;
+    out->indptr[0] = 0;
+    for (int64_t i = 0, at = 0; i < n; i++) {
+        const cw_csr *x = row_of(s, cells[i], &r);
+        const int64_t a = x->indptr[r], len = x->indptr[r + 1] - a;
+        memcpy(out->indices + at, x->indices + a, (size_t)len * sizeof(int32_t));
+        memcpy(out->data + at, x->data + a, (size_t)len * sizeof(float));
+        at += len;
+        out->indptr[i + 1] = at;
     }
     return CW_OK;
 }

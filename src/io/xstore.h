@@ -69,6 +69,13 @@ int cw_xstore_resident(const cw_xstore *s, const int64_t *cells, int64_t n);
 /* Dense rows of the cells (n * ncols floats, row r = cell cells[r]). */
 cw_status cw_xstore_gather(cw_xstore *s, const int64_t *cells, int64_t n, float *out);
 
+/* The same rows as CSR into out (sorted column indices, indptr from 0). out's arrays are grown
+ * with cw_realloc as needed (*cap_rows, *cap_nnz: their capacities, 0 for a zeroed out), so a
+ * caller that reuses out allocates only while its batches grow. Streaming: rows not in the
+ * window are loaded (CW_EINVAL when they do not fit it). */
+cw_status cw_xstore_gather_csr(cw_xstore *s, const int64_t *cells, int64_t n, cw_csr *out,
+                               int64_t *cap_rows, int64_t *cap_nnz);
+
 /* Rows [row0, row0 + *n) as a CSR view, *n <= max_rows as many as fit the window (>= 1).
  * Row r of the view has entries view->indptr[r] .. view->indptr[r + 1] of data / indices
  * (view->indptr[0] need not be 0). Valid until the next call on s. */

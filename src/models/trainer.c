@@ -156,6 +156,8 @@ typedef struct {
     float *xb, *yb, *eb;
     int64_t *ctrl_cells;
     int64_t *window; /* rows of the batches loaded together when X streams */
+    cw_csr xcsr;     /* the controls as CSR, for models whose fc1 reads sparse x */
+    int64_t xcsr_rows, xcsr_nnz;
     FILE *log;
     json_t *config;
 } train_state;
@@ -174,6 +176,7 @@ static void state_free(train_state *s) {
     cw_free(s->eb);
     cw_free(s->ctrl_cells);
     cw_free(s->window);
+    cw_csr_free(&s->xcsr);
     if (s->log) fclose(s->log);
     json_decref(s->config);
     memset(s, 0, sizeof *s);
@@ -368,6 +371,11 @@ static cw_status run(const cw_train_opts *o, int resume) {
                 st = load_window(&s, b, o->batch, row0, rows);
             if (st == CW_OK) st = cw_xstore_gather(&s.x, s.ctrl_cells, rows, s.xb);
             if (st == CW_OK) st = cw_xstore_gather(&s.x, cells, o->batch, s.yb);
+            if (st == CW_OK && cw_cmvae_takes_x_csr(&s.model)) { /* fc1 visits the stored entries */
+                st = cw_xstore_gather_csr(&s.x, s.ctrl_cells, rows, &s.xcsr, &s.xcsr_rows,
+                                          &s.xcsr_nnz);
+                if (st == CW_OK) st = cw_cmvae_set_x_csr(&s.model, &s.xcsr);
+            }
             if (st) {
                 cw_fail_prefix(st, "epoch %lld, batch %lld", (long long)e, (long long)b);
                 break;

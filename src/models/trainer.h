@@ -1,7 +1,9 @@
 /* trainer.h: training a model on a perturbation dataset end to end (issue #3 item 4; spec
  * grace_cmvae.md §2.4-2.5 data, §5.3-5.4 schedules and loop): reads the .h5ad, builds the
  * design, makes (or loads) the split, pairs controls, samples one-perturbation batches of
- * single-perturbation training cells, runs the model's train step, logs every epoch to
+ * single-perturbation training cells (X in memory or streamed, io/xstore.h; the controls as CSR
+ * for the models whose first layer reads sparse x, cw_cmvae_set_x_csr), runs the model's train
+ * step, logs every epoch to
  * RUN_DIR/train_log.jsonl and writes RUN_DIR/checkpoint.ckpt atomically after every epoch.
  *
  * Run directory: config.json (every option, the seed, the target names: what `evaluate`,
