@@ -978,6 +978,115 @@ static void test_anndata_roundtrip(void **state) {
     rt_free(&in);
 }
 
+/* A table with many groups (one record-array field each): names and numbers are read with one
+ * H5Dread per dataset whatever the field count (reading field by field was O(groups^2)), and
+ * come back exactly; then every allocation failure over reading a smaller one. */
+#define MG_ROWS 25
+static void mg_name(char *buf, size_t cap, int g, int r) {
+    if (r == 3) buf[0] = '\0'; /* empty strings survive */
+    else if (r == 7) snprintf(buf, cap, "g\xc3\xa8ne_%d_%d", g, r); /* UTF-8 */
+    else snprintf(buf, cap, "G%0*d", 1 + (g + r) % 9, g * 31 + r);
+}
+static double mg_num(int k, int g, int r) { return (g * MG_ROWS + r) * 0.125 - k * 3.0 - 40.0; }
+
+static void write_many_groups(const char *path, int ng) {
+    cw_deg_table t;
+    memset(&t, 0, sizeof t);
+    t.n_groups = ng;
+    t.n_genes = MG_ROWS;
+    OK(cw_strings_alloc(&t.groups, ng));
+    OK(cw_strings_alloc(&t.names, (int64_t)ng * MG_ROWS));
+    double *num[4];
+    for (int k = 0; k < 4; k++) num[k] = malloc((size_t)ng * MG_ROWS * sizeof(double));
+    for (int g = 0; g < ng; g++) {
+        char b[64];
+        snprintf(b, sizeof b, g % 50 == 7 ? "gr\xc3\xbcppe %d" : "P%d", g);
+        OK(cw_strings_set(&t.groups, g, b));
+        for (int r = 0; r < MG_ROWS; r++) {
+            mg_name(b, sizeof b, g, r);
+            OK(cw_strings_set(&t.names, (int64_t)g * MG_ROWS + r, b));
+            for (int k = 0; k < 4; k++) num[k][g * MG_ROWS + r] = mg_num(k, g, r);
+        }
+    }
+    t.scores = num[0]; /* written as float32 by scanpy's convention: values exact in float */
+    t.pvals = num[1];
+    t.pvals_adj = num[2];
+    t.logfoldchanges = num[3];
+    cw_h5ad_writer *w;
+    OK(cw_h5ad_writer_open(path, 0, &w));
+    float x[6] = {1, 0, 2, 0, 3, 4};
+    OK(cw_h5ad_write_x_dense(w, x, 2, 3));
+    OK(cw_h5ad_write_deg_table(w, &t, "cond", NULL, "wilcoxon"));
+    OK(cw_h5ad_writer_commit(w));
+    cw_strings_free(&t.groups);
+    cw_strings_free(&t.names);
+    for (int k = 0; k < 4; k++) free(num[k]);
+}
+
+static void check_many_groups(const char *path, int ng) {
+    cw_h5ad *h;
+    OK(cw_h5ad_open(path, &h));
+    cw_deg_table t;
+    OK(cw_h5ad_read_deg_table(h, &t));
+    assert_int_equal(t.n_groups, ng);
+    assert_int_equal(t.n_genes, MG_ROWS);
+    assert_int_equal(t.groups.n, ng);
+    assert_int_equal(t.names.n, (int64_t)ng * MG_ROWS);
+    const double *num[4] = {t.scores, t.pvals, t.pvals_adj, t.logfoldchanges};
+    for (int g = 0; g < ng; g++) {
+        char b[64];
+        snprintf(b, sizeof b, g % 50 == 7 ? "gr\xc3\xbcppe %d" : "P%d", g);
+        assert_string_equal(t.groups.s[g], b);
+        for (int r = 0; r < MG_ROWS; r++) {
+            mg_name(b, sizeof b, g, r);
+            assert_string_equal(t.names.s[g * MG_ROWS + r], b);
+            for (int k = 0; k < 4; k++) {
+                assert_non_null(num[k]);
+                if (num[k][g * MG_ROWS + r] != mg_num(k, g, r))
+                    fail_msg("table %d group %d row %d: %.17g, expected %.17g", k, g, r,
+                             num[k][g * MG_ROWS + r], mg_num(k, g, r));
+            }
+        }
+    }
+    cw_deg_table_free(&t);
+    cw_h5ad_close(h);
+}
+
+static void test_deg_many_groups(void **state) {
+    (void)state;
+    char p[512];
+    cwt_path(p, sizeof p, "deg_many.h5ad");
+    write_many_groups(p, 300);
+    check_many_groups(p, 300);
+    unlink(p);
+
+    cwt_path(p, sizeof p, "deg_many_small.h5ad");
+    write_many_groups(p, 9);
+    check_many_groups(p, 9);
+    cw_h5ad *h;
+    OK(cw_h5ad_open(p, &h));
+    int done = 0;
+    for (int64_t k = 0; k < 100000 && !done; k++) {
+        cw_deg_table t;
+        cw_alloc_fail_after(k);
+        cw_status st = cw_h5ad_read_deg_table(h, &t);
+        int64_t injected = cw_alloc_injected_failures();
+        cw_alloc_fail_after(-1);
+        if (st == CW_OK) cw_deg_table_free(&t);
+        if (injected == 0) {
+            OK(st);
+            done = 1;
+        } else if (st == CW_OK) {
+            fail_msg("%lld allocation(s) failed at budget %lld but reading succeeded",
+                     (long long)injected, (long long)k);
+        }
+    }
+    assert_true(done);
+    cw_h5ad_close(h);
+    assert_int_equal(cw_h5_open_ids(), 0);
+    unlink(p);
+}
+
 /* ---- errors ------------------------------------------------------------------------------------
  */
 
@@ -1304,6 +1413,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_write_roundtrip_dense, teardown_ids),
         cmocka_unit_test_teardown(test_write_roundtrip_streaming_csr, teardown_ids),
         cmocka_unit_test_teardown(test_anndata_roundtrip, teardown_ids),
+        cmocka_unit_test_teardown(test_deg_many_groups, teardown_ids),
         cmocka_unit_test_teardown(test_read_errors, teardown_ids),
         cmocka_unit_test_teardown(test_nonfinite_x, teardown_ids),
         cmocka_unit_test_teardown(test_writer_errors, teardown_ids),

@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1359,23 +1360,6 @@ static cw_status deg_group_names_2d(cw_h5ad *h, hid_t names_ds, int64_t n_groups
     return CW_OK;
 }
 
-/* Reads the field names of a compound type into out. */
-static cw_status compound_fields(hid_t ds, const char *ctx, cw_strings *out) {
-    hid_t t = H5Dget_type(ds);
-    if (t < 0) return cw_fail(CW_EIO, "%s: cannot read the element type", ctx);
-    int nm = H5Tget_nmembers(t);
-    cw_status st = cw_strings_alloc(out, nm > 0 ? nm : 0);
-    for (int i = 0; st == CW_OK && i < nm; i++) {
-        char *s = H5Tget_member_name(t, (unsigned)i);
-        if (!s) st = cw_fail(CW_EIO, "%s: cannot read field %d", ctx, i);
-        else st = cw_strings_set(out, i, s);
-        if (s) H5free_memory(s);
-    }
-    if (st != CW_OK) cw_strings_free(out);
-    cw_h5_close(&t);
-    return st;
-}
-
 /* names: compound (one string field per group), 2-D strings, or a group of 1-D datasets. */
 static cw_status deg_read_names(cw_h5ad *h, cw_deg_table *t) {
     char ctx[1100], sub[1300];
@@ -1423,18 +1407,10 @@ static cw_status deg_read_names(cw_h5ad *h, cw_deg_table *t) {
     if (ft < 0 || rank < 0) {
         st = cw_fail(CW_EFORMAT, "%s: expected a 1-D record array or a 2-D string array", ctx);
     } else if (H5Tget_class(ft) == H5T_COMPOUND && rank == 1) {
-        st = compound_fields(ds, ctx, &t->groups);
+        /* one read of all fields; field-major is names' layout (names[g * n_genes + r]) */
+        st = cw_h5_read_compound_strings(ds, ctx, &t->groups, &t->names);
         t->n_groups = t->groups.n;
         t->n_genes = (int64_t)d[0];
-        if (st == CW_OK) st = cw_strings_alloc(&t->names, t->n_groups * t->n_genes);
-        for (int64_t gi = 0; st == CW_OK && gi < t->n_groups; gi++) {
-            st = cw_h5_read_strings_obj(ds, 0, t->groups.s[gi], ctx, &tmp);
-            for (int64_t r = 0; st == CW_OK && r < t->n_genes; r++) {
-                t->names.s[gi * t->n_genes + r] = tmp.s[r];
-                tmp.s[r] = NULL;
-            }
-            cw_strings_free(&tmp);
-        }
     } else if (H5Tget_class(ft) == H5T_STRING && rank == 2) { /* (n_genes, n_groups) */
         t->n_genes = (int64_t)d[0];
         t->n_groups = (int64_t)d[1];
@@ -1458,6 +1434,43 @@ static cw_status deg_read_names(cw_h5ad *h, cw_deg_table *t) {
     return st;
 }
 
+/* The numeric fields `fields` (int or float, matched by name) of a 1-D record array ds (file
+ * type ft) of nr rows, with ONE H5Dread into a memory record of native doubles, then split
+ * field-major: out[f * nr + r]. n_fields * nr doubles must fit (the caller allocated out). */
+static cw_status read_compound_doubles(hid_t ds, hid_t ft, const cw_strings *fields, int64_t nr,
+                                       const char *ctx, double *out) {
+    int64_t nf = fields->n;
+    if (nf == 0 || nr == 0) return CW_OK;
+    cw_status st = CW_OK;
+    char tn[64];
+    hid_t mt = H5Tcreate(H5T_COMPOUND, (size_t)nf * sizeof(double));
+    double *rec = cw_malloc_array((size_t)nf * (size_t)nr, sizeof(double));
+    if (!rec) st = cw_fail(CW_ENOMEM, "%s: out of memory", ctx);
+    for (int64_t f = 0; st == CW_OK && f < nf; f++) {
+        int idx = H5Tget_member_index(ft, fields->s[f]);
+        if (idx < 0) {
+            st = cw_fail(CW_EFORMAT, "%s: no field '%s' (names has it)", ctx, fields->s[f]);
+            break;
+        }
+        hid_t mtype = H5Tget_member_type(ft, (unsigned)idx);
+        cw_h5_kind k = mtype >= 0 ? cw_h5_kind_of(mtype) : CW_H5_OTHER;
+        if (k != CW_H5_INT && k != CW_H5_FLOAT)
+            st = cw_fail(CW_EFORMAT, "%s: field '%s': expected numbers, found %s", ctx,
+                         fields->s[f], mtype >= 0 ? cw_h5_type_name(mtype, tn, sizeof tn) : "?");
+        cw_h5_close(&mtype);
+        if (st == CW_OK && (mt < 0 || H5Tinsert(mt, fields->s[f], (size_t)f * sizeof(double),
+                                                H5T_NATIVE_DOUBLE) < 0))
+            st = cw_fail(CW_EIO, "%s: cannot build a memory record type", ctx);
+    }
+    if (st == CW_OK && H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rec) < 0)
+        st = cw_fail(CW_EIO, "%s: reading failed (file truncated or damaged?)", ctx);
+    for (int64_t r = 0; st == CW_OK && r < nr; r++)
+        for (int64_t f = 0; f < nf; f++) out[f * nr + r] = rec[r * nf + f];
+    cw_free(rec);
+    cw_h5_close(&mt);
+    return st;
+}
+
 /* One numeric table (scores, pvals, ...) in the layout of names; *out NULL when absent. */
 static cw_status deg_read_numbers(cw_h5ad *h, const cw_deg_table *t, const char *key,
                                   double **out) {
@@ -1468,11 +1481,16 @@ static cw_status deg_read_numbers(cw_h5ad *h, const cw_deg_table *t, const char 
     H5O_type_t ty = cw_h5_obj_type(h->file, path);
     if (ty == H5O_TYPE_UNKNOWN) return CW_OK;
     int64_t ng = t->n_groups, nr = t->n_genes;
-    double *v = cw_malloc_array((size_t)(ng * nr > 0 ? ng * nr : 1), sizeof(double));
+    /* ng * nr doubles, counted in size_t without overflow */
+    if (ng < 0 || nr < 0 || (nr > 0 && (size_t)ng > SIZE_MAX / sizeof(double) / (size_t)nr))
+        return cw_fail(CW_ENOMEM, "%s: out of memory for %lld x %lld numbers", ctx,
+                       (long long)nr, (long long)ng);
+    size_t cells = (size_t)ng * (size_t)nr;
+    double *v = cw_malloc_array(cells > 0 ? cells : 1, sizeof(double));
     double *tmp = NULL;
     if (!v) return cw_fail(CW_ENOMEM, "%s: out of memory", ctx);
     cw_status st = CW_OK;
-    hid_t g = -1, ds = -1, ft = -1, mt = -1;
+    hid_t g = -1, ds = -1, ft = -1;
     if (ty == H5O_TYPE_GROUP) {
         g = H5Gopen2(h->file, path, H5P_DEFAULT);
         if (g < 0) st = cw_fail(CW_EIO, "%s: cannot open", ctx);
@@ -1494,49 +1512,22 @@ static cw_status deg_read_numbers(cw_h5ad *h, const cw_deg_table *t, const char 
     int rank = ds >= 0 ? cw_h5_shape(ds, d, 2) : -1;
     ft = ds >= 0 ? H5Dget_type(ds) : -1;
     char tn[64];
-    tmp = cw_malloc_array((size_t)(ng * nr > 0 ? ng * nr : 1), sizeof(double));
     if (ds < 0 || ft < 0 || rank < 0) {
         st = cw_fail(CW_EIO, "%s: cannot open (file truncated or damaged?)", ctx);
-    } else if (!tmp) {
-        st = cw_fail(CW_ENOMEM, "%s: out of memory", ctx);
     } else if (H5Tget_class(ft) == H5T_COMPOUND && rank == 1) {
-        if ((int64_t)d[0] != nr) {
+        if ((int64_t)d[0] != nr)
             st = cw_fail(CW_EFORMAT, "%s: expected %lld rows like names, found %lld", ctx,
                          (long long)nr, (long long)d[0]);
-            goto done;
-        }
-        /* one read: a memory record of ng doubles, fields matched by name */
-        mt = H5Tcreate(H5T_COMPOUND, (size_t)(ng > 0 ? ng : 1) * sizeof(double));
-        for (int64_t gi = 0; st == CW_OK && gi < ng; gi++) {
-            int idx = H5Tget_member_index(ft, t->groups.s[gi]);
-            if (idx < 0) {
-                st = cw_fail(CW_EFORMAT, "%s: no field '%s' (names has it)", ctx, t->groups.s[gi]);
-                break;
-            }
-            hid_t mtype = H5Tget_member_type(ft, (unsigned)idx);
-            cw_h5_kind k = mtype >= 0 ? cw_h5_kind_of(mtype) : CW_H5_OTHER;
-            if (k != CW_H5_INT && k != CW_H5_FLOAT)
-                st = cw_fail(CW_EFORMAT, "%s: field '%s': expected numbers, found %s", ctx,
-                             t->groups.s[gi],
-                             mtype >= 0 ? cw_h5_type_name(mtype, tn, sizeof tn) : "?");
-            cw_h5_close(&mtype);
-            if (st == CW_OK &&
-                (mt < 0 || H5Tinsert(mt, t->groups.s[gi], (size_t)gi * sizeof(double),
-                                     H5T_NATIVE_DOUBLE) < 0))
-                st = cw_fail(CW_EIO, "%s: cannot build a memory record type", ctx);
-        }
-        if (st == CW_OK && ng > 0 && nr > 0 &&
-            H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0)
-            st = cw_fail(CW_EIO, "%s: reading failed (file truncated or damaged?)", ctx);
-        for (int64_t r = 0; st == CW_OK && r < nr; r++)
-            for (int64_t gi = 0; gi < ng; gi++) v[gi * nr + r] = tmp[r * ng + gi];
+        else st = read_compound_doubles(ds, ft, &t->groups, nr, ctx, v);
     } else if ((H5Tget_class(ft) == H5T_FLOAT || H5Tget_class(ft) == H5T_INTEGER) && rank == 2) {
         if ((int64_t)d[0] != nr || (int64_t)d[1] != ng) {
             st = cw_fail(CW_EFORMAT, "%s: expected %lld x %lld like names, found %lld x %lld", ctx,
                          (long long)nr, (long long)ng, (long long)d[0], (long long)d[1]);
             goto done;
         }
-        st = read_numeric_1d(ds, ctx, nr * ng, tmp);
+        tmp = cw_malloc_array(cells > 0 ? cells : 1, sizeof(double));
+        if (!tmp) st = cw_fail(CW_ENOMEM, "%s: out of memory", ctx);
+        else st = read_numeric_1d(ds, ctx, nr * ng, tmp);
         for (int64_t r = 0; st == CW_OK && r < nr; r++)
             for (int64_t gi = 0; gi < ng; gi++) v[gi * nr + r] = tmp[r * ng + gi];
     } else {
@@ -1547,7 +1538,6 @@ static cw_status deg_read_numbers(cw_h5ad *h, const cw_deg_table *t, const char 
     }
 done:
     cw_free(tmp);
-    cw_h5_close(&mt);
     cw_h5_close(&ft);
     cw_h5_close(&ds);
     cw_h5_close(&g);

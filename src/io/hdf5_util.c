@@ -11,6 +11,7 @@
 #include "core/status.h"
 #include "io/lzf_filter.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -143,6 +144,44 @@ static char *cw_strndup(const char *s, size_t n) {
     return d;
 }
 
+/* Memory type for reading strings stored as stype: a vlen char * of stype's character set when
+ * stype is vlen (HDF5 will not convert between ASCII and UTF-8), else a copy of stype (same
+ * size, padding and character set). *elem is the size of one string in memory. -1 on failure. */
+static hid_t mem_string_type(hid_t stype, int *vlen, size_t *elem) {
+    hid_t m;
+    *vlen = H5Tis_variable_str(stype) > 0;
+    if (*vlen) {
+        m = H5Tcopy(H5T_C_S1);
+        if (m >= 0 && (H5Tset_size(m, H5T_VARIABLE) < 0 || H5Tset_cset(m, H5Tget_cset(stype)) < 0))
+            cw_h5_close(&m);
+        *elem = sizeof(char *);
+    } else {
+        m = H5Tcopy(stype);
+        *elem = H5Tget_size(stype);
+    }
+    if (m >= 0 && *elem == 0) cw_h5_close(&m);
+    return m;
+}
+
+/* Copies one string read with mem_string_type's type: at p, a char * (vlen; NULL becomes "") or
+ * elem bytes cut at the first NUL, trailing blanks trimmed when padded with spaces. */
+static cw_status copy_string(const char *p, int vlen, size_t elem, H5T_str_t pad, const char *ctx,
+                             char **dst) {
+    const char *s = p;
+    size_t len;
+    if (vlen) {
+        memcpy(&s, p, sizeof s); /* the slot may be unaligned in a caller's record */
+        if (!s) s = "";
+        len = strlen(s);
+    } else {
+        len = strnlen(p, elem);
+        if (pad == H5T_STR_SPACEPAD)
+            while (len > 0 && p[len - 1] == ' ') len--;
+    }
+    *dst = cw_strndup(s, len);
+    return *dst ? CW_OK : cw_fail(CW_ENOMEM, "%s: out of memory copying strings", ctx);
+}
+
 cw_status cw_h5_read_strings_obj(hid_t obj, int is_attr, const char *field, const char *ctx,
                                  cw_strings *out) {
     cw_status st = CW_OK;
@@ -186,19 +225,10 @@ cw_status cw_h5_read_strings_obj(hid_t obj, int is_attr, const char *field, cons
                      field ? field : "", cw_h5_type_name(stype, tn, sizeof tn));
         goto done;
     }
-    int vlen = H5Tis_variable_str(stype) > 0;
+    int vlen;
     size_t elem;
-    if (vlen) {
-        strmem = H5Tcopy(H5T_C_S1);
-        if (strmem >= 0 &&
-            (H5Tset_size(strmem, H5T_VARIABLE) < 0 || H5Tset_cset(strmem, H5Tget_cset(stype)) < 0))
-            cw_h5_close(&strmem);
-        elem = sizeof(char *);
-    } else {
-        strmem = H5Tcopy(stype);
-        elem = H5Tget_size(stype);
-    }
-    if (strmem < 0 || elem == 0) {
+    strmem = mem_string_type(stype, &vlen, &elem);
+    if (strmem < 0) {
         st = cw_fail(CW_EIO, "%s: cannot build a memory string type", ctx);
         goto done;
     }
@@ -228,27 +258,13 @@ cw_status cw_h5_read_strings_obj(hid_t obj, int is_attr, const char *field, cons
         buf = NULL;
         goto done;
     }
+    H5T_str_t pad = H5Tget_strpad(stype);
+    for (hssize_t i = 0; i < np && st == CW_OK; i++)
+        st = copy_string((const char *)buf + (size_t)i * elem, vlen, elem, pad, ctx, &out->s[i]);
     if (vlen) {
-        char **p = buf;
-        for (hssize_t i = 0; i < np && st == CW_OK; i++)
-            st = cw_strings_set(out, i, p[i] ? p[i] : "");
         hsize_t n = (hsize_t)np;
         memspace = H5Screate_simple(1, &n, NULL);
         if (memspace >= 0) H5Dvlen_reclaim(memtype, memspace, H5P_DEFAULT, buf);
-    } else {
-        H5T_str_t pad = H5Tget_strpad(stype);
-        const char *p = buf;
-        for (hssize_t i = 0; i < np; i++, p += elem) {
-            size_t len = strnlen(p, elem);
-            if (pad == H5T_STR_SPACEPAD)
-                while (len > 0 && p[len - 1] == ' ') len--;
-            char *s = cw_strndup(p, len);
-            if (!s) {
-                st = cw_fail(CW_ENOMEM, "%s: out of memory copying strings", ctx);
-                break;
-            }
-            out->s[i] = s;
-        }
     }
 done:
     if (st != CW_OK) cw_strings_free(out);
@@ -257,6 +273,152 @@ done:
     cw_h5_close(&memtype);
     cw_h5_close(&strmem);
     cw_h5_close(&stype);
+    cw_h5_close(&space);
+    cw_h5_close(&ftype);
+    return st;
+}
+
+/* One string field of the memory record built by cw_h5_read_compound_strings. */
+typedef struct {
+    hid_t mt;    /* memory string type (mem_string_type) */
+    size_t off;  /* offset in the memory record */
+    size_t elem; /* bytes in memory */
+    int vlen;
+    H5T_str_t pad;
+} cw_str_field;
+
+cw_status cw_h5_read_compound_strings(hid_t ds, const char *ctx, cw_strings *fields,
+                                      cw_strings *values) {
+    cw_status st = CW_OK;
+    hid_t ftype = -1, space = -1, memtype = -1, memspace = -1;
+    cw_strings names = {0, NULL};
+    cw_str_field *fl = NULL;
+    char *buf = NULL;
+    int nm = 0, any_vlen = 0, have_vlen_data = 0;
+    hssize_t np = 0;
+    size_t row = 0, cells = 0;
+    const size_t ptr = sizeof(char *);
+    char tn[64];
+    values->n = 0;
+    values->s = NULL;
+    if (fields) {
+        fields->n = 0;
+        fields->s = NULL;
+    }
+    ftype = H5Dget_type(ds);
+    space = H5Dget_space(ds);
+    if (ftype < 0 || space < 0) {
+        st = cw_fail(CW_EIO, "%s: cannot read the type of the stored strings", ctx);
+        goto done;
+    }
+    np = H5Sget_simple_extent_npoints(space);
+    if (np < 0) {
+        st = cw_fail(CW_EIO, "%s: cannot read the shape of the stored strings", ctx);
+        goto done;
+    }
+    if (H5Tget_class(ftype) != H5T_COMPOUND) {
+        st = cw_fail(CW_EFORMAT, "%s: expected a record array (compound), found %s", ctx,
+                     cw_h5_type_name(ftype, tn, sizeof tn));
+        goto done;
+    }
+    nm = H5Tget_nmembers(ftype);
+    if (nm < 0) {
+        st = cw_fail(CW_EIO, "%s: cannot read the fields of the record array", ctx);
+        goto done;
+    }
+    st = cw_strings_alloc(&names, nm);
+    if (st != CW_OK) goto done;
+    fl = cw_malloc_array((size_t)(nm > 0 ? nm : 1), sizeof *fl);
+    if (!fl) {
+        st = cw_fail(CW_ENOMEM, "%s: out of memory", ctx);
+        goto done;
+    }
+    for (int i = 0; i < nm; i++) fl[i].mt = -1;
+    /* the memory record: every field at its own offset, vlen pointers aligned */
+    for (int i = 0; i < nm && st == CW_OK; i++) {
+        char *name = H5Tget_member_name(ftype, (unsigned)i);
+        if (!name) {
+            st = cw_fail(CW_EIO, "%s: cannot read field %d", ctx, i);
+            break;
+        }
+        st = cw_strings_set(&names, i, name);
+        H5free_memory(name);
+        if (st != CW_OK) break;
+        hid_t stype = H5Tget_member_type(ftype, (unsigned)i);
+        if (stype < 0) {
+            st = cw_fail(CW_EIO, "%s: cannot read the string type", ctx);
+        } else if (H5Tget_class(stype) != H5T_STRING) {
+            st = cw_fail(CW_EFORMAT, "%s field %s: expected strings, found %s", ctx, names.s[i],
+                         cw_h5_type_name(stype, tn, sizeof tn));
+        } else {
+            fl[i].mt = mem_string_type(stype, &fl[i].vlen, &fl[i].elem);
+            fl[i].pad = H5Tget_strpad(stype);
+            if (fl[i].mt < 0) st = cw_fail(CW_EIO, "%s: cannot build a memory string type", ctx);
+        }
+        cw_h5_close(&stype);
+        if (st != CW_OK) break;
+        /* invariant: row <= SIZE_MAX - ptr, so rounding up to a pointer never wraps */
+        size_t off = fl[i].vlen ? (row + ptr - 1) / ptr * ptr : row;
+        if (fl[i].elem > SIZE_MAX - ptr - off) {
+            st = cw_fail(CW_ENOMEM, "%s: record of %d strings too large", ctx, nm);
+            break;
+        }
+        any_vlen |= fl[i].vlen;
+        fl[i].off = off;
+        row = off + fl[i].elem;
+    }
+    if (st != CW_OK) goto done;
+    if (any_vlen) row = (row + ptr - 1) / ptr * ptr;
+    /* nm * np strings and np records of `row` bytes, without overflow */
+    size_t nrows = (size_t)np;
+    if (nrows > 0 && ((size_t)nm > (size_t)INT64_MAX / nrows || (size_t)nm > SIZE_MAX / nrows ||
+                      row > SIZE_MAX / nrows)) {
+        st = cw_fail(CW_ENOMEM, "%s: out of memory reading %d x %lld strings", ctx, nm,
+                     (long long)np);
+        goto done;
+    }
+    cells = (size_t)nm * (size_t)np;
+    st = cw_strings_alloc(values, (int64_t)cells);
+    if (st != CW_OK || cells == 0) goto done;
+    memtype = H5Tcreate(H5T_COMPOUND, row);
+    for (int i = 0; memtype >= 0 && i < nm; i++)
+        if (H5Tinsert(memtype, names.s[i], fl[i].off, fl[i].mt) < 0) cw_h5_close(&memtype);
+    if (memtype < 0) {
+        st = cw_fail(CW_EIO, "%s: cannot build a memory record type", ctx);
+        goto done;
+    }
+    buf = cw_calloc((size_t)np, row);
+    if (!buf) {
+        st = cw_fail(CW_ENOMEM, "%s: out of memory reading %lld strings", ctx, (long long)cells);
+        goto done;
+    }
+    /* one read: converting one field at a time converts every whole record each time */
+    if (H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        st = cw_fail(CW_EIO, "%s: reading %lld strings failed (file truncated or damaged?)", ctx,
+                     (long long)cells);
+        cw_free(buf); /* nothing to reclaim: HDF5 frees partial vlen reads itself */
+        buf = NULL;
+        goto done;
+    }
+    have_vlen_data = any_vlen;
+    for (int i = 0; i < nm && st == CW_OK; i++)
+        for (hssize_t r = 0; r < np && st == CW_OK; r++)
+            st = copy_string(buf + (size_t)r * row + fl[i].off, fl[i].vlen, fl[i].elem, fl[i].pad,
+                             ctx, &values->s[(size_t)i * (size_t)np + (size_t)r]);
+done:
+    if (have_vlen_data) { /* success or not, the vlen strings HDF5 allocated are freed */
+        hsize_t n = (hsize_t)np;
+        memspace = H5Screate_simple(1, &n, NULL);
+        if (memspace >= 0) H5Dvlen_reclaim(memtype, memspace, H5P_DEFAULT, buf);
+    }
+    if (st != CW_OK) cw_strings_free(values);
+    if (st == CW_OK && fields) *fields = names;
+    else cw_strings_free(&names);
+    for (int i = 0; fl && i < nm; i++) cw_h5_close(&fl[i].mt);
+    cw_free(fl);
+    cw_free(buf);
+    cw_h5_close(&memspace);
+    cw_h5_close(&memtype);
     cw_h5_close(&space);
     cw_h5_close(&ftype);
     return st;

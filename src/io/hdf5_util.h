@@ -2,8 +2,9 @@
  *
  * Implements the shared part of issue #2 items 2-3: library setup (silenced HDF5 error stack, LZF
  * filter), closing any kind of id, type descriptions for error messages, reading strings (vlen or
- * fixed length, ASCII or UTF-8, whole objects or one field of a compound), and writing the
- * attributes anndata uses (vlen UTF-8 strings, int64 arrays, h5py's bool enum).
+ * fixed length, ASCII or UTF-8, whole objects, one field of a compound or all of its fields in one
+ * read), and writing the attributes anndata uses (vlen UTF-8 strings, int64 arrays, h5py's bool
+ * enum).
  * Conventions: `ctx` is the "file: /hdf5/path" prefix of error messages; every function closes
  * every id it opened on every path; ids owned by the caller are never closed here.
  */
@@ -68,6 +69,16 @@ cw_status cw_h5_attr_int64s(hid_t obj, const char *name, const char *ctx, int64_
  * "". */
 cw_status cw_h5_read_strings_obj(hid_t obj, int is_attr, const char *field, const char *ctx,
                                  cw_strings *out);
+
+/* Every field of a record array (compound dataset) whose fields are all strings, with ONE
+ * H5Dread into a memory record holding all fields (vlen char * where the file's field is vlen,
+ * the same fixed size where fixed); reading field by field would convert every whole record
+ * once per field (O(fields^2) time, and HDF5's conversion buffers grow with it). fields (may be
+ * NULL) gets the field names in stored order; values gets n_fields * n_rows strings, field-major:
+ * values->s[f * n_rows + r]. Strings follow cw_h5_read_strings_obj's rules (character set,
+ * padding, NULL vlen entries become ""). Sizes that overflow size_t fail with CW_ENOMEM. */
+cw_status cw_h5_read_compound_strings(hid_t ds, const char *ctx, cw_strings *fields,
+                                      cw_strings *values);
 
 /* Writing (anndata's conventions). */
 hid_t cw_h5_vlen_utf8(void); /* caller closes */
