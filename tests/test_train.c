@@ -2,7 +2,7 @@
  * (config, split, log, checkpoint), a loss that goes down, `--resume` after an interruption
  * ending bit-identical to an uninterrupted run, a non-finite loss stopping with the step, batch
  * and term, bad options, and X streamed under --memory-cap giving the same checkpoint and the same
- * evaluation as X in memory. */
+ * evaluation and predictions as X in memory. */
 #include "test_util.h"
 
 #include <jansson.h>
@@ -11,7 +11,7 @@ static char out[65536];
 static char data[512];
 
 static int run_prog(const char *fmt, const char *a1, const char *a2) {
-    char args[2048];
+    char args[4096];
     snprintf(args, sizeof args, fmt, a1, a2);
     return cwt_run(out, sizeof out, "%s %s", cwt_prog(), args);
 }
@@ -143,6 +143,22 @@ static void test_memory_cap_is_bit_identical(void **state) {
         snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
         if (cwt_run(out, sizeof out, "cmp '%s' '%s'", pa, pb) != 0) fail_msg("%s differs", files[i]);
     }
+    /* predict draws the same controls and writes the same file */
+    snprintf(pa, sizeof pa, "%s/config.json", b);
+    json_t *cfg = json_load_file(pa, 0, NULL);
+    assert_non_null(cfg);
+    char req[256];
+    snprintf(req, sizeof req, "%s", json_string_value(json_array_get(json_object_get(cfg, "target_names"), 0)));
+    json_decref(cfg);
+    char cmd[2048];
+    snprintf(pa, sizeof pa, "%s/pred_mem.h5ad", b);
+    snprintf(pb, sizeof pb, "%s/pred_cap.h5ad", b);
+    snprintf(cmd, sizeof cmd, "predict '%s' --perturb %s --cells 40 --out '%s'", b, req, pa);
+    assert_int_equal(run_prog("%s%s", cmd, ""), 0);
+    snprintf(cmd, sizeof cmd, "predict '%s' --perturb %s --cells 40 --out '%s' --memory-cap 48K",
+             b, req, pb);
+    assert_int_equal(run_prog("%s%s", cmd, ""), 0);
+    assert_int_equal(cwt_run(out, sizeof out, "cmp '%s' '%s'", pa, pb), 0);
     /* a cap below one row, and a malformed one */
     assert_int_equal(run_prog("evaluate '%s' --quiet --memory-cap 1K%s", b, ""), 2);
     assert_non_null(strstr(out, "--memory-cap"));
