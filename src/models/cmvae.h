@@ -150,7 +150,7 @@ typedef struct {
      * the last forward used (NULL: dense); fc1's CSR scratch */
     const cw_csr *x_csr_next, *x_csr;
     int64_t *csr_iwork; /* cw_linear_csr_iwork_size(B, csr_slots) */
-    int csr_slots;      /* threads the sparse fc1 may use: omp_get_max_threads() at init */
+    int csr_slots;      /* threads the sparse fc1 may use (1, see cw_cmvae_init) */
 
     real *arena; /* one allocation; the pointers below point into it */
     /* forward state, batch rows n = cfg.batch */
