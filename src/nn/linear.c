@@ -232,6 +232,36 @@ static void csr_forward_range(real *out, const cw_csr *xs, const real *weight, i
     }
 }
 
+static void csr_backward_range(real *dweight, const real *dout, const cw_csr *xs, int64_t ldw,
+                               int64_t out_dim, int64_t o0, int64_t o1, real *wt, int64_t *iw);
+
+/* One kernel call: forward (out, weight) or backward (dweight, dout), each thread on its range
+ * of the OUT units with its own iwork slot. */
+typedef struct {
+    int backward;
+    real *dst;        /* out or dweight */
+    const real *src;  /* weight or dout */
+    const cw_csr *xs;
+    int64_t ldw, out_dim;
+    real *wt;
+} csr_job;
+
+static void csr_run(const csr_job *j, int64_t *iwork, int slots) {
+    const int nt = csr_threads(j->xs, j->out_dim, slots);
+    const int64_t slot = cw_linear_csr_iwork_size(j->xs->nrows, 1);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int tid = omp_get_thread_num();
+        int64_t o0, o1;
+        csr_range(j->out_dim, omp_get_num_threads(), tid, &o0, &o1);
+        int64_t *iw = iwork + tid * slot;
+        if (o0 < o1 && j->backward)
+            csr_backward_range(j->dst, j->src, j->xs, j->ldw, j->out_dim, o0, o1, j->wt, iw);
+        else if (o0 < o1)
+            csr_forward_range(j->dst, j->xs, j->src, j->ldw, j->out_dim, o0, o1, j->wt, iw);
+    }
+}
+
 void cw_linear_forward_csr(real *out, const cw_csr *xs, const real *weight, int64_t ldw,
                            const real *bias, int64_t out_dim, real *wt, int64_t *iwork,
                            int slots) {
@@ -239,16 +269,7 @@ void cw_linear_forward_csr(real *out, const cw_csr *xs, const real *weight, int6
     CW_ASSERT(ldw >= xs->ncols && slots >= 1);
     for (int64_t i = 0; i < n; i++)
         for (int64_t o = 0; o < out_dim; o++) out[i * out_dim + o] = bias ? bias[o] : 0;
-    const int nt = csr_threads(xs, out_dim, slots);
-    const int64_t slot = cw_linear_csr_iwork_size(n, 1);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const int tid = omp_get_thread_num();
-        int64_t o0, o1;
-        csr_range(out_dim, omp_get_num_threads(), tid, &o0, &o1);
-        if (o0 < o1)
-            csr_forward_range(out, xs, weight, ldw, out_dim, o0, o1, wt, iwork + tid * slot);
-    }
+    csr_run(&(csr_job){0, out, weight, xs, ldw, out_dim, wt}, iwork, slots);
 }
 
 static void csr_backward_range(real *dweight, const real *dout, const cw_csr *xs, int64_t ldw,
@@ -292,14 +313,5 @@ void cw_linear_backward_csr(real *dweight, real *dbias, const real *dout, const 
     CW_ASSERT(ldw >= xs->ncols && slots >= 1);
     if (dbias) cw_bias_backward(dbias, dout, n, out_dim);
     if (!dweight) return;
-    const int nt = csr_threads(xs, out_dim, slots);
-    const int64_t slot = cw_linear_csr_iwork_size(n, 1);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const int tid = omp_get_thread_num();
-        int64_t o0, o1;
-        csr_range(out_dim, omp_get_num_threads(), tid, &o0, &o1);
-        if (o0 < o1)
-            csr_backward_range(dweight, dout, xs, ldw, out_dim, o0, o1, wt, iwork + tid * slot);
-    }
+    csr_run(&(csr_job){1, dweight, dout, xs, ldw, out_dim, wt}, iwork, slots);
 }
