@@ -817,7 +817,7 @@ cw_status cw_h5ad_read_index(cw_h5ad *h, const char *df, cw_strings *out) {
         ctxf(ctx, sizeof ctx, h, "/%s/%s", df, name);
         st = open_dataset(g, name, ctx, "the index (an array of strings)", -1, &ds);
     }
-    if (st == CW_OK) st = cw_h5_read_strings_obj(ds, 0, NULL, ctx, out);
+    if (st == CW_OK) st = cw_h5_read_strings_obj(ds, 0, ctx, out);
     int64_t want = strcmp(df, "obs") == 0 ? h->n_obs : h->n_vars;
     if (st == CW_OK && h->x_kind != CW_X_NONE && out->n != want) {
         st = cw_fail(CW_EFORMAT, "%s: expected %lld names (X is %lld x %lld), found %lld", ctx,
@@ -998,7 +998,7 @@ static cw_status read_labels(hid_t ds, const char *ctx, cw_strings *out) {
     char tn[64];
     cw_h5_type_name(t, tn, sizeof tn);
     cw_h5_close(&t);
-    if (k == CW_H5_STRING) return cw_h5_read_strings_obj(ds, 0, NULL, ctx, out);
+    if (k == CW_H5_STRING) return cw_h5_read_strings_obj(ds, 0, ctx, out);
     hsize_t d[1];
     if ((k != CW_H5_INT && k != CW_H5_FLOAT && k != CW_H5_BOOL) || cw_h5_shape(ds, d, 1) != 1)
         return cw_fail(CW_EFORMAT, "%s: expected a 1-D array of category labels, found %s", ctx,
@@ -1041,7 +1041,7 @@ static cw_status read_ref_categories(hid_t ds, const char *ctx, cw_strings *cats
     if (a < 0 || (t = H5Aget_type(a)) < 0) {
         st = cw_fail(CW_EIO, "%s: cannot open attribute 'categories'", ctx);
     } else if (H5Tget_class(t) == H5T_STRING) { /* categories stored inline */
-        st = cw_h5_read_strings_obj(a, 1, NULL, ctx, cats);
+        st = cw_h5_read_strings_obj(a, 1, ctx, cats);
     } else if (H5Tget_class(t) != H5T_REFERENCE) {
         st = cw_fail(CW_EFORMAT,
                      "%s: attribute 'categories': expected an object reference, "
@@ -1156,7 +1156,7 @@ static cw_status read_column_dataset(hid_t ds, const char *ctx, int64_t n, cw_co
     if (k == CW_H5_STRING) {
         out->kind = CW_COL_STRING;
         out->n = n;
-        return cw_h5_read_strings_obj(ds, 0, NULL, ctx, &out->values);
+        return cw_h5_read_strings_obj(ds, 0, ctx, &out->values);
     }
     if (k == CW_H5_INT || k == CW_H5_FLOAT || k == CW_H5_BOOL) {
         out->kind = CW_COL_NUMERIC;
@@ -1311,7 +1311,7 @@ cw_status cw_h5ad_read_strings(cw_h5ad *h, const char *path, cw_strings *out) {
                                    "%s: expected a string or a 1-D or 2-D array of strings, "
                                    "found a higher rank",
                                    ctx)
-                         : cw_h5_read_strings_obj(ds, 0, NULL, ctx, out);
+                         : cw_h5_read_strings_obj(ds, 0, ctx, out);
     cw_h5_close(&ds);
     return st;
 }
@@ -1378,7 +1378,7 @@ static cw_status deg_read_names(cw_h5ad *h, cw_deg_table *t) {
             hid_t ds = -1;
             snprintf(sub, sizeof sub, "%s/%s", ctx, t->groups.s[gi]);
             st = open_dataset(g, t->groups.s[gi], sub, "a 1-D array of gene names", -1, &ds);
-            if (st == CW_OK) st = cw_h5_read_strings_obj(ds, 0, NULL, sub, &tmp);
+            if (st == CW_OK) st = cw_h5_read_strings_obj(ds, 0, sub, &tmp);
             cw_h5_close(&ds);
             if (st != CW_OK) break;
             if (gi == 0) {
@@ -1414,7 +1414,7 @@ static cw_status deg_read_names(cw_h5ad *h, cw_deg_table *t) {
     } else if (H5Tget_class(ft) == H5T_STRING && rank == 2) { /* (n_genes, n_groups) */
         t->n_genes = (int64_t)d[0];
         t->n_groups = (int64_t)d[1];
-        st = cw_h5_read_strings_obj(ds, 0, NULL, ctx, &tmp);
+        st = cw_h5_read_strings_obj(ds, 0, ctx, &tmp);
         if (st == CW_OK) st = cw_strings_alloc(&t->names, t->n_groups * t->n_genes);
         for (int64_t r = 0; st == CW_OK && r < t->n_genes; r++)
             for (int64_t gi = 0; gi < t->n_groups; gi++) {

@@ -182,10 +182,9 @@ static cw_status copy_string(const char *p, int vlen, size_t elem, H5T_str_t pad
     return *dst ? CW_OK : cw_fail(CW_ENOMEM, "%s: out of memory copying strings", ctx);
 }
 
-cw_status cw_h5_read_strings_obj(hid_t obj, int is_attr, const char *field, const char *ctx,
-                                 cw_strings *out) {
+cw_status cw_h5_read_strings_obj(hid_t obj, int is_attr, const char *ctx, cw_strings *out) {
     cw_status st = CW_OK;
-    hid_t ftype = -1, space = -1, stype = -1, strmem = -1, memtype = -1, memspace = -1;
+    hid_t ftype = -1, space = -1, stype = -1, strmem = -1, memspace = -1;
     void *buf = NULL;
     char tn[64];
     out->n = 0;
@@ -201,44 +200,20 @@ cw_status cw_h5_read_strings_obj(hid_t obj, int is_attr, const char *field, cons
         st = cw_fail(CW_EIO, "%s: cannot read the shape of the stored strings", ctx);
         goto done;
     }
-    if (field) {
-        if (H5Tget_class(ftype) != H5T_COMPOUND) {
-            st = cw_fail(CW_EFORMAT, "%s: expected a record array (compound), found %s", ctx,
-                         cw_h5_type_name(ftype, tn, sizeof tn));
-            goto done;
-        }
-        int idx = H5Tget_member_index(ftype, field);
-        if (idx < 0) {
-            st = cw_fail(CW_ENOTFOUND, "%s: record array has no field '%s'", ctx, field);
-            goto done;
-        }
-        stype = H5Tget_member_type(ftype, (unsigned)idx);
-    } else {
-        stype = H5Tcopy(ftype);
-    }
+    stype = H5Tcopy(ftype);
     if (stype < 0) {
         st = cw_fail(CW_EIO, "%s: cannot read the string type", ctx);
         goto done;
     }
     if (H5Tget_class(stype) != H5T_STRING) {
-        st = cw_fail(CW_EFORMAT, "%s%s%s: expected strings, found %s", ctx, field ? " field " : "",
-                     field ? field : "", cw_h5_type_name(stype, tn, sizeof tn));
+        st = cw_fail(CW_EFORMAT, "%s: expected strings, found %s", ctx,
+                     cw_h5_type_name(stype, tn, sizeof tn));
         goto done;
     }
     int vlen;
     size_t elem;
     strmem = mem_string_type(stype, &vlen, &elem);
     if (strmem < 0) {
-        st = cw_fail(CW_EIO, "%s: cannot build a memory string type", ctx);
-        goto done;
-    }
-    if (field) {
-        memtype = H5Tcreate(H5T_COMPOUND, elem);
-        if (memtype >= 0 && H5Tinsert(memtype, field, 0, strmem) < 0) cw_h5_close(&memtype);
-    } else {
-        memtype = H5Tcopy(strmem);
-    }
-    if (memtype < 0) {
         st = cw_fail(CW_EIO, "%s: cannot build a memory string type", ctx);
         goto done;
     }
@@ -249,8 +224,8 @@ cw_status cw_h5_read_strings_obj(hid_t obj, int is_attr, const char *field, cons
         st = cw_fail(CW_ENOMEM, "%s: out of memory reading %lld strings", ctx, (long long)np);
         goto done;
     }
-    herr_t r = is_attr ? H5Aread(obj, memtype, buf)
-                       : H5Dread(obj, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    herr_t r = is_attr ? H5Aread(obj, strmem, buf)
+                       : H5Dread(obj, strmem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
     if (r < 0) {
         st = cw_fail(CW_EIO, "%s: reading %lld strings failed (file truncated or damaged?)", ctx,
                      (long long)np);
@@ -264,13 +239,12 @@ cw_status cw_h5_read_strings_obj(hid_t obj, int is_attr, const char *field, cons
     if (vlen) {
         hsize_t n = (hsize_t)np;
         memspace = H5Screate_simple(1, &n, NULL);
-        if (memspace >= 0) H5Dvlen_reclaim(memtype, memspace, H5P_DEFAULT, buf);
+        if (memspace >= 0) H5Dvlen_reclaim(strmem, memspace, H5P_DEFAULT, buf);
     }
 done:
     if (st != CW_OK) cw_strings_free(out);
     cw_free(buf);
     cw_h5_close(&memspace);
-    cw_h5_close(&memtype);
     cw_h5_close(&strmem);
     cw_h5_close(&stype);
     cw_h5_close(&space);
@@ -449,7 +423,7 @@ cw_status cw_h5_attr_strings(hid_t obj, const char *name, const char *ctx, cw_st
     } else if (H5Tget_class(t) != H5T_STRING && H5Sget_simple_extent_npoints(sp) == 0) {
         st = cw_strings_alloc(out, 0); /* h5py stores [] as an empty float64 array */
     } else {
-        st = cw_h5_read_strings_obj(a, 1, NULL, actx, out);
+        st = cw_h5_read_strings_obj(a, 1, actx, out);
     }
     cw_h5_close(&sp);
     cw_h5_close(&t);

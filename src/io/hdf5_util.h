@@ -2,9 +2,8 @@
  *
  * Implements the shared part of issue #2 items 2-3: library setup (silenced HDF5 error stack, LZF
  * filter), closing any kind of id, type descriptions for error messages, reading strings (vlen or
- * fixed length, ASCII or UTF-8, whole objects, one field of a compound or all of its fields in one
- * read), and writing the attributes anndata uses (vlen UTF-8 strings, int64 arrays, h5py's bool
- * enum).
+ * fixed length, ASCII or UTF-8, whole objects or all fields of a compound in one read), and
+ * writing the attributes anndata uses (vlen UTF-8 strings, int64 arrays, h5py's bool enum).
  * Conventions: `ctx` is the "file: /hdf5/path" prefix of error messages; every function closes
  * every id it opened on every path; ids owned by the caller are never closed here.
  */
@@ -65,10 +64,9 @@ cw_status cw_h5_attr_int64s(hid_t obj, const char *name, const char *ctx, int64_
                             int *n);
 
 /* Every element of a string dataset (is_attr 0) or attribute (is_attr 1), flattened in row-major
- * order, or of one string field of a compound dataset (field != NULL). NULL vlen entries become
+ * order (a record array's string fields: cw_h5_read_compound_strings). NULL vlen entries become
  * "". */
-cw_status cw_h5_read_strings_obj(hid_t obj, int is_attr, const char *field, const char *ctx,
-                                 cw_strings *out);
+cw_status cw_h5_read_strings_obj(hid_t obj, int is_attr, const char *ctx, cw_strings *out);
 
 /* Every field of a record array (compound dataset) whose fields are all strings, with ONE
  * H5Dread into a memory record holding all fields (vlen char * where the file's field is vlen,
