@@ -849,6 +849,18 @@ static void check_rt_file(const char *path, int sparse) {
     assert_int_equal(dm.ncols, 2);
     assert_close(dm.data[9 * 2 + 1], 9.25);
     cw_dmat_free(&dm);
+    /* every k-th row only (X_emb row i = (i, i + 0.25)) */
+    for (int64_t step = 1; step <= RT_N + 2; step++) {
+        OK(cw_h5ad_read_obsm_every(h, "X_emb", step, &dm));
+        assert_int_equal(dm.nrows, (RT_N + step - 1) / step);
+        assert_int_equal(dm.ncols, 2);
+        for (int64_t r = 0; r < dm.nrows; r++) {
+            assert_close(dm.data[r * 2], (double)(r * step));
+            assert_close(dm.data[r * 2 + 1], (double)(r * step) + 0.25);
+        }
+        cw_dmat_free(&dm);
+    }
+    assert_int_equal(cw_h5ad_read_obsm_every(h, "X_emb", 0, &dm), CW_EINVAL);
     OK(cw_h5ad_read_doubles(h, "/uns/causeway/seed", &dm));
     assert_close(dm.data[0], 42);
     cw_dmat_free(&dm);

@@ -105,6 +105,9 @@ cw_status cw_h5ad_read_column(cw_h5ad *h, const char *df, const char *name, cw_c
 
 cw_status cw_h5ad_list_obsm(cw_h5ad *h, cw_strings *out);
 cw_status cw_h5ad_read_obsm(cw_h5ad *h, const char *key, cw_dmat *out);
+/* Rows 0, row_step, 2 row_step, ... of a dense obsm entry (ceil(n_obs / row_step) rows; only
+ * those are read from the file). */
+cw_status cw_h5ad_read_obsm_every(cw_h5ad *h, const char *key, int64_t row_step, cw_dmat *out);
 
 /* 1 if an object exists at the absolute path (e.g. "/uns/rank_genes_groups/names"). */
 int cw_h5ad_exists(cw_h5ad *h, const char *path);

@@ -965,7 +965,10 @@ static cw_status fill_categorical(cw_column *out, cw_strings *cats, hid_t codes_
 }
 
 /* Reads a 1-D numeric or bool dataset into n doubles. */
-static cw_status read_numeric_1d(hid_t ds, const char *ctx, int64_t n, double *out) {
+/* n values of ds as doubles: all of it (fsp = H5S_ALL), or the selection fsp of the file space
+ * into the simple memory space msp. */
+static cw_status read_numeric_sel(hid_t ds, const char *ctx, int64_t n, double *out, hid_t msp,
+                                  hid_t fsp) {
     hid_t t = H5Dget_type(ds);
     if (t < 0) return cw_fail(CW_EIO, "%s: cannot read the element type", ctx);
     cw_h5_kind k = cw_h5_kind_of(t);
@@ -975,16 +978,20 @@ static cw_status read_numeric_1d(hid_t ds, const char *ctx, int64_t n, double *o
         signed char *b = cw_malloc((size_t)n);
         if (!b) return cw_fail(CW_ENOMEM, "%s: out of memory", ctx);
         hid_t mt = cw_h5_bool_type();
-        herr_t r = mt >= 0 ? H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, b) : -1;
+        herr_t r = mt >= 0 ? H5Dread(ds, mt, msp, fsp, H5P_DEFAULT, b) : -1;
         cw_h5_close(&mt);
         for (int64_t i = 0; r >= 0 && i < n; i++) out[i] = b[i] ? 1.0 : 0.0;
         cw_free(b);
         if (r < 0) return cw_fail(CW_EIO, "%s: reading failed (file truncated or damaged?)", ctx);
         return CW_OK;
     }
-    if (H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+    if (H5Dread(ds, H5T_NATIVE_DOUBLE, msp, fsp, H5P_DEFAULT, out) < 0)
         return cw_fail(CW_EIO, "%s: reading failed (file truncated or damaged?)", ctx);
     return CW_OK;
+}
+
+static cw_status read_numeric_1d(hid_t ds, const char *ctx, int64_t n, double *out) {
+    return read_numeric_sel(ds, ctx, n, out, H5S_ALL, H5S_ALL);
 }
 
 /* Category labels: strings, or numbers and bools spelled as pandas prints them (10, 0.5, 10.0,
@@ -1232,7 +1239,10 @@ cw_status cw_h5ad_list_obsm(cw_h5ad *h, cw_strings *out) {
 int cw_h5ad_exists(cw_h5ad *h, const char *path) { return cw_h5_exists(h->file, path); }
 
 /* Reads the numeric dataset at path (rank <= 2) into a dense double matrix. */
-static cw_status read_doubles_at(cw_h5ad *h, const char *path, const char *what, cw_dmat *out) {
+/* A numeric dataset of rank 0-2 as doubles; row_step > 1 reads rows 0, row_step, 2 row_step, ...
+ * of a 2-D one (a strided hyperslab: only those rows leave the file). */
+static cw_status read_doubles_at(cw_h5ad *h, const char *path, const char *what, int64_t row_step,
+                                 cw_dmat *out, int64_t *stored_rows) {
     out->nrows = out->ncols = 0;
     out->data = NULL;
     char ctx[1100];
@@ -1253,9 +1263,24 @@ static cw_status read_doubles_at(cw_h5ad *h, const char *path, const char *what,
         st = cw_fail(CW_EFORMAT, "%s: expected %s of rank 0, 1 or 2, found rank %d", ctx, what, r);
     if (st == CW_OK) {
         int64_t nr = r >= 1 ? (int64_t)d[0] : 1, nc = r == 2 ? (int64_t)d[1] : 1;
+        if (stored_rows) *stored_rows = nr;
+        const int strided = row_step > 1 && r == 2 && nr > 0 && nc > 0;
+        if (strided) nr = (nr + row_step - 1) / row_step;
         st = cw_dmat_alloc(out, nr, nc);
         if (st != CW_OK) st = cw_fail_prefix(st, "%s", ctx);
-        if (st == CW_OK) st = read_numeric_1d(ds, ctx, nr * nc, out->data);
+        if (st == CW_OK && strided) {
+            hid_t fsp = H5Dget_space(ds), msp = -1;
+            hsize_t start[2] = {0, 0}, stride[2] = {(hsize_t)row_step, 1},
+                    count[2] = {(hsize_t)nr, (hsize_t)nc}, block[2] = {1, 1};
+            if (fsp < 0 || H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, stride, count, block) < 0 ||
+                (msp = H5Screate_simple(2, count, NULL)) < 0)
+                st = cw_fail(CW_EIO, "%s: cannot select every %lld-th row", ctx, (long long)row_step);
+            if (st == CW_OK) st = read_numeric_sel(ds, ctx, nr * nc, out->data, msp, fsp);
+            cw_h5_close(&msp);
+            cw_h5_close(&fsp);
+        } else if (st == CW_OK) {
+            st = read_numeric_1d(ds, ctx, nr * nc, out->data);
+        }
         if (st != CW_OK) cw_dmat_free(out);
         out->nrows = st == CW_OK ? nr : 0;
         out->ncols = st == CW_OK ? nc : 0;
@@ -1265,6 +1290,10 @@ static cw_status read_doubles_at(cw_h5ad *h, const char *path, const char *what,
 }
 
 cw_status cw_h5ad_read_obsm(cw_h5ad *h, const char *key, cw_dmat *out) {
+    return cw_h5ad_read_obsm_every(h, key, 1, out);
+}
+
+cw_status cw_h5ad_read_obsm_every(cw_h5ad *h, const char *key, int64_t row_step, cw_dmat *out) {
     out->nrows = out->ncols = 0;
     out->data = NULL;
     char path[1024];
@@ -1280,10 +1309,14 @@ cw_status cw_h5ad_read_obsm(cw_h5ad *h, const char *key, cw_dmat *out) {
         }
         return cw_fail(CW_ENOTFOUND, "%s: /obsm/%s: no such key; keys are: %s", h->path, key, list);
     }
-    CW_TRY(read_doubles_at(h, path, "a dense numeric array (n_obs x k)", out));
-    if (out->nrows != h->n_obs) {
+    if (row_step < 1)
+        return cw_fail(CW_EINVAL, "%s: /obsm/%s: row step %lld < 1", h->path, key,
+                       (long long)row_step);
+    int64_t stored = 0;
+    CW_TRY(read_doubles_at(h, path, "a dense numeric array (n_obs x k)", row_step, out, &stored));
+    if (stored != h->n_obs) {
         cw_status st = cw_fail(CW_EFORMAT, "%s: %s: expected %lld rows (n_obs), found %lld",
-                               h->path, path, (long long)h->n_obs, (long long)out->nrows);
+                               h->path, path, (long long)h->n_obs, (long long)stored);
         cw_dmat_free(out);
         out->nrows = out->ncols = 0;
         return st;
@@ -1292,7 +1325,7 @@ cw_status cw_h5ad_read_obsm(cw_h5ad *h, const char *key, cw_dmat *out) {
 }
 
 cw_status cw_h5ad_read_doubles(cw_h5ad *h, const char *path, cw_dmat *out) {
-    return read_doubles_at(h, path, "numbers", out);
+    return read_doubles_at(h, path, "numbers", 1, out, NULL);
 }
 
 cw_status cw_h5ad_read_strings(cw_h5ad *h, const char *path, cw_strings *out) {

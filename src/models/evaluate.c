@@ -439,10 +439,13 @@ static cw_status latent_recovery(eval_ctx *c, cw_eval_summary *s) {
     cw_cmvae *m = &c->run.model;
     const int64_t Z = m->cfg.latent, B = m->cfg.batch, N = c->run.x.nrows, G = c->G;
     cw_dmat truth = {0, 0, NULL}, dag = {0, 0, NULL};
-    cw_status st = cw_h5ad_read_obsm(h, "X_truth_latent", &truth);
+    /* every step-th cell, up to CW_EVAL_RECOVERY_CELLS: only their truth rows are read */
+    int64_t step = N > CW_EVAL_RECOVERY_CELLS ? (N + CW_EVAL_RECOVERY_CELLS - 1) / CW_EVAL_RECOVERY_CELLS : 1;
+    int64_t n = (N + step - 1) / step;
+    cw_status st = cw_h5ad_read_obsm_every(h, "X_truth_latent", step, &truth);
     if (st == CW_OK) st = cw_h5ad_read_doubles(h, "/uns/causeway_truth/dag", &dag);
     const int64_t Zt = truth.ncols;
-    if (st == CW_OK && (truth.nrows != N || dag.nrows != Zt || dag.ncols != Zt))
+    if (st == CW_OK && (truth.nrows != n || dag.nrows != Zt || dag.ncols != Zt))
         st = cw_fail(CW_EFORMAT, "%s: uns/causeway_truth/dag and obsm/X_truth_latent disagree "
                                  "in shape", c->run.opts.data_path);
     if (st == CW_OK && Zt > Z) { /* fewer learned latents than true programs: no matching */
@@ -450,15 +453,12 @@ static cw_status latent_recovery(eval_ctx *c, cw_eval_summary *s) {
         cw_dmat_free(&dag);
         return CW_OK;
     }
-    int64_t step = N > CW_EVAL_RECOVERY_CELLS ? (N + CW_EVAL_RECOVERY_CELLS - 1) / CW_EVAL_RECOVERY_CELLS : 1;
-    int64_t n = (N + step - 1) / step;
-    double *t = cw_malloc_array((size_t)(n * Zt), sizeof(double));
     double *l = cw_malloc_array((size_t)(n * Z), sizeof(double));
     double *a = cw_calloc((size_t)(Z * Z), sizeof(double));
     float *xb = cw_malloc_array((size_t)(B * G), sizeof(float)), *ub = cw_malloc_array((size_t)(B * Z), sizeof(float));
     float *eb = cw_malloc_array((size_t)(B * (c->run.mi.extra_dim + 1)), sizeof(float));
     int64_t *cells = cw_malloc_array((size_t)B, sizeof(int64_t)), *match = cw_malloc_array((size_t)Zt, sizeof(int64_t));
-    if (st == CW_OK && (!t || !l || !a || !xb || !ub || !eb || !cells || !match))
+    if (st == CW_OK && (!l || !a || !xb || !ub || !eb || !cells || !match))
         st = cw_fail(CW_ENOMEM, "latent recovery: out of memory");
     for (int64_t r0 = 0; st == CW_OK && r0 < n; r0 += B) {
         int64_t b = n - r0 < B ? n - r0 : B;
@@ -466,12 +466,10 @@ static cw_status latent_recovery(eval_ctx *c, cw_eval_summary *s) {
         st = cw_xstore_gather(&c->run.x, cells, b, xb);
         if (st == CW_OK)
             st = cw_cmvae_latent_mean(m, ub, xb, cw_run_gather_extra(&c->run, cells, b, eb), b);
-        for (int64_t i = 0; st == CW_OK && i < b; i++) {
+        for (int64_t i = 0; st == CW_OK && i < b; i++)
             for (int64_t j = 0; j < Z; j++) l[(r0 + i) * Z + j] = ub[i * Z + j];
-            for (int64_t j = 0; j < Zt; j++) t[(r0 + i) * Zt + j] = truth.data[cells[i] * Zt + j];
-        }
     }
-    if (st == CW_OK) st = cw_mcc(&s->mcc, match, t, Zt, l, Z, n);
+    if (st == CW_OK) st = cw_mcc(&s->mcc, match, truth.data, Zt, l, Z, n);
     if (st == CW_OK) {
         /* vgae has no DAG: its learned graph is empty (a stays 0) */
         const float *g = cw_cmvae_has(m, CW_CMVAE_G) ? cw_cmvae_param(m, CW_CMVAE_G) : NULL;
@@ -486,7 +484,7 @@ static cw_status latent_recovery(eval_ctx *c, cw_eval_summary *s) {
         s->has_truth = 1;
         s->recovery_cells = n;
     }
-    cw_free(t), cw_free(l), cw_free(a), cw_free(xb), cw_free(ub), cw_free(cells), cw_free(match);
+    cw_free(l), cw_free(a), cw_free(xb), cw_free(ub), cw_free(cells), cw_free(match);
     cw_free(eb);
     cw_dmat_free(&truth);
     cw_dmat_free(&dag);
