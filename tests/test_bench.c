@@ -1,4 +1,4 @@
-/* test_bench.c: `causeway bench kernels` and `causeway bench train --model grace` (issue #6
+/* test_bench.c: `causeway bench kernels`, `bench train --model grace` and `bench stream` (issue #6
  * item 1), run end to end through the built program at the tiny size. Checks that every kernel
  * passed its validation against the double reference and that the outputs carry the expected
  * fields (never timing values, which depend on the machine):
@@ -6,6 +6,8 @@
  *     error within the tolerance, median/p10/p90, GFLOP/s and the fraction of the sgemm peak;
  *   - bench train --model grace --size tiny (--json and table): the validation step, the FLOP
  *     count of the header of cmd_bench_train.c, the graph's size and the phase shares;
+ *   - bench stream on a small simulated file: every child run succeeds and the checkpoint
+ *     trained under --memory-cap equals the in-memory one;
  *   - bad sizes and graphs: exit 2.
  */
 #include "test_util.h"
@@ -127,6 +129,23 @@ static void test_train_grace_table(void **state) {
         if (!strstr(out, want[i])) fail_msg("'%s' missing:\n%s", want[i], out);
 }
 
+/* bench stream: simulate, train in memory and under a cap, evaluate under it; the streamed
+ * checkpoint must equal the in-memory one and every child must succeed. */
+static void test_stream(void **state) {
+    (void)state;
+    int rc = cwt_run(out, sizeof out, "%s bench stream --cells 3000 --genes 300 --targets 10 "
+                     "--latent-dim 8", cwt_prog());
+    if (rc != 0) fail_msg("bench stream exited %d:\n%s", rc, out);
+    const char *want[] = {"== out of core", "train, X in memory", "train, --memory-cap",
+                          "evaluate, --memory-cap", "checkpoints identical: yes"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(out, want[i])) fail_msg("'%s' missing:\n%s", want[i], out);
+    assert_null(strstr(out, "(failed)"));
+    assert_int_equal(cwt_run(out, sizeof out, "%s bench stream --cells 500 --targets 100",
+                             cwt_prog()), 2);
+    assert_non_null(strstr(out, "expected at least 64"));
+}
+
 static void test_bad_args(void **state) {
     (void)state;
     assert_int_equal(cwt_run(out, sizeof out, "%s bench kernels --size huge", cwt_prog()), 2);
@@ -145,7 +164,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels_table),     cmocka_unit_test(test_kernels_json),
         cmocka_unit_test(test_train_grace_json),  cmocka_unit_test(test_train_grace_table),
-        cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_stream),            cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests(tests, NULL, cwt_teardown);
 }

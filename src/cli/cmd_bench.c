@@ -6,6 +6,7 @@
  *   bench train            training-step time of cmvae / grace and its phase shares
  *                          (cmd_bench_train.c)
  *   bench crl              stages of a score-based CRL run (cmd_bench_crl.c)
+ *   bench stream           training and evaluation under --memory-cap (cmd_bench_stream.c)
  *   bench all              every benchmark on data it generates itself (`make bench`), with the
  *                          PyTorch baseline's medians beside ours when the bridge
  *                          (cli/bench_torch.c) is built and python3-torch is installed
@@ -250,31 +251,37 @@ static void bench_all_torch(const bench_row *rows, int n_rows, int threads, int6
 
 static void bench_all_help(void) {
     printf("usage: causeway bench all [--replogle] [--threads T] [--torch-steps N] [--no-torch]\n"
-           "                          [--no-read] [--no-crl]\n\n"
+           "                          [--no-read] [--no-crl] [--no-stream] [--stream-cells N]\n\n"
            "Runs every benchmark on data it generates: X read throughput, the kernels at Norman\n"
            "size (validated, beside the sgemm peak), the cmvae and grace training steps at Norman\n"
            "size with their phase shares, the PyTorch baseline's float32 and float64 medians beside\n"
-           "ours (when the bridge and python3-torch are present), and the score-based CRL stages.\n\n"
+           "ours (when the bridge and python3-torch are present), training and evaluation under\n"
+           "--memory-cap beside X in memory (bench stream), and the score-based CRL stages.\n\n"
            "  --replogle       also the kernels and both steps at Replogle size (G 8563, Z 414,\n"
            "                   11,000 nodes, 360,000 edges; several minutes)\n"
            "  --threads T      OpenMP, OpenBLAS and torch threads (0 = default)\n"
            "  --torch-steps N  timed steps of each PyTorch run (30)\n"
            "  --no-torch       skip the PyTorch baseline\n"
            "  --no-read        skip the X read benchmark\n"
+           "  --no-stream      skip the out-of-core benchmark (bench stream)\n"
+           "  --stream-cells N cells of bench stream's simulated file (50000; the issue's\n"
+           "                   2.5M: bench stream --cells 2500000 --targets 1000 --no-memory)\n"
            "  --no-crl         skip the CRL stages\n");
 }
 
 static int bench_all(int argc, char **argv) {
     const char *cmd = "bench all";
-    int replogle = 0, torch = 1, do_read = 1, do_crl = 1, bad = 0;
-    int64_t threads = 0, torch_steps = 30;
-    enum { O_REP = 256, O_THR, O_TSTEPS, O_NOTORCH, O_NOREAD, O_NOCRL };
+    int replogle = 0, torch = 1, do_read = 1, do_crl = 1, do_stream = 1, bad = 0;
+    int64_t threads = 0, torch_steps = 30, stream_cells = 50000;
+    enum { O_REP = 256, O_THR, O_TSTEPS, O_NOTORCH, O_NOREAD, O_NOCRL, O_NOSTREAM, O_SCELLS };
     static const struct option opts[] = {{"replogle", no_argument, 0, O_REP},
                                          {"threads", required_argument, 0, O_THR},
                                          {"torch-steps", required_argument, 0, O_TSTEPS},
                                          {"no-torch", no_argument, 0, O_NOTORCH},
                                          {"no-read", no_argument, 0, O_NOREAD},
                                          {"no-crl", no_argument, 0, O_NOCRL},
+                                         {"no-stream", no_argument, 0, O_NOSTREAM},
+                                         {"stream-cells", required_argument, 0, O_SCELLS},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
@@ -288,6 +295,10 @@ static int bench_all(int argc, char **argv) {
         case O_NOTORCH: torch = 0; break;
         case O_NOREAD: do_read = 0; break;
         case O_NOCRL: do_crl = 0; break;
+        case O_NOSTREAM: do_stream = 0; break;
+        case O_SCELLS:
+            bad = cli_parse_i64(cmd, "--stream-cells", optarg, 1000, (int64_t)1 << 34, &stream_cells);
+            break;
         default: return 2;
         }
     }
@@ -342,6 +353,15 @@ static int bench_all(int argc, char **argv) {
     if (!rc && !replogle)
         printf("(Replogle size: causeway bench all --replogle, or bench kernels / bench train "
                "--size replogle)\n");
+    if (!rc && do_stream) {
+        printf("\n");
+        fflush(stdout);
+        char cells[32], thr1[32];
+        snprintf(cells, sizeof cells, "%lld", (long long)stream_cells);
+        snprintf(thr1, sizeof thr1, "%lld", (long long)(threads > 0 ? threads : 1));
+        char *args[] = {"stream", "--cells", cells, "--threads", thr1, NULL};
+        rc = cmd_bench_stream(5, args);
+    }
     if (!rc && do_crl) {
         printf("\n== score-based CRL stages (authors' default sizes)\n");
         fflush(stdout);
@@ -360,6 +380,8 @@ int cmd_bench(int argc, char **argv) {
                "  train ...        training-step time of cmvae / grace on random data and the share\n"
                "                   of each phase (see bench train --help)\n"
                "  crl              stages of a score-based CRL run: generation, scores, algorithms\n"
+               "  stream ...       train and evaluate under --memory-cap vs X in memory: cells/s,\n"
+               "                   peak RSS (see bench stream --help)\n"
                "  all ...          every benchmark, on data generated on the fly, beside PyTorch\n"
                "                   (make bench; see bench all --help)\n");
         return argc < 2 ? 2 : 0;
@@ -368,6 +390,7 @@ int cmd_bench(int argc, char **argv) {
     if (strcmp(argv[1], "train") == 0) return cmd_bench_train(argc - 1, argv + 1);
     if (strcmp(argv[1], "kernels") == 0) return cmd_bench_kernels(argc - 1, argv + 1);
     if (strcmp(argv[1], "crl") == 0) return cmd_bench_crl(argc - 1, argv + 1);
+    if (strcmp(argv[1], "stream") == 0) return cmd_bench_stream(argc - 1, argv + 1);
     if (strcmp(argv[1], "all") == 0) return bench_all(argc - 1, argv + 1);
     return cli_error("bench", "unknown benchmark '%s' (see causeway bench --help)", argv[1]);
 }
