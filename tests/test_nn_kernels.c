@@ -110,6 +110,68 @@ static void test_gemm_wrapper(void **state) {
     free(a), free(b), free(c), free(ref), free(cc);
 }
 
+/* cw_gemm's own split over threads (skinny products with more than one OpenMP thread): both
+ * split directions (the longer output side: C's columns or rows), all four transposes, strided
+ * operands, beta != 0 and a long side that does not divide into 16-wide thread ranges, on 1, 2
+ * and 3 threads, against a double loop. A wrong range offset (say B's columns taken for its rows
+ * when transposed) puts the wrong values in whole column blocks of C. */
+static void test_gemm_split_threads(void **state) {
+    (void)state;
+    cw_rng r;
+    cw_rng_seed(&r, 7);
+    /* (m, n, k): split along n (n >= m), then along m; m n k >= CW_GEMM_SPLIT_MIN_WORK */
+    const int64_t shapes[3][3] = {{24, 1037, 64}, {1029, 40, 48}, {33, 130, 300}};
+    const int64_t pad = 3;
+    const int saved = omp_get_max_threads();
+    for (int s = 0; s < 3; s++) {
+        const int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        const int64_t big = (m > n ? m : n) > k ? (m > n ? m : n) : k;
+        const int64_t ld = big + pad; /* room for either orientation of each operand */
+        assert_true(m * n * k >= CW_GEMM_SPLIT_MIN_WORK || s == 2);
+        real *a = xcalloc((size_t)(big * ld), sizeof(real));
+        real *b = xcalloc((size_t)(big * ld), sizeof(real));
+        real *c0 = xcalloc((size_t)(m * ld), sizeof(real));
+        real *c = xcalloc((size_t)(m * ld), sizeof(real));
+        real *cc = xcalloc((size_t)(m * n), sizeof(real));
+        double *ref = xcalloc((size_t)(m * n), sizeof(double));
+        fill_uniform(&r, a, big * ld, -1, 1);
+        fill_uniform(&r, b, big * ld, -1, 1);
+        fill_uniform(&r, c0, m * ld, -1, 1);
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++) {
+                        double acc = 0;
+                        for (int64_t p = 0; p < k; p++)
+                            acc += (double)(ta ? a[p * ld + i] : a[i * ld + p]) *
+                                   (double)(tb ? b[j * ld + p] : b[p * ld + j]);
+                        ref[i * n + j] = 0.75 * acc + 0.5 * c0[i * ld + j];
+                    }
+                for (int t = 1; t <= 3; t++) {
+                    omp_set_num_threads(t);
+                    if (s < 2) assert_int_equal(cw_gemm_split_threads(m, n, k), t);
+                    memcpy(c, c0, (size_t)(m * ld) * sizeof(real));
+                    cw_gemm(ta, tb, m, n, k, 0.75f, a, ld, b, ld, 0.5f, c, ld);
+                    for (int64_t i = 0; i < m; i++) {
+                        for (int64_t j = 0; j < n; j++) cc[i * n + j] = c[i * ld + j];
+                        for (int64_t j = n; j < ld; j++) /* padding untouched */
+                            assert_true(c[i * ld + j] == c0[i * ld + j]);
+                    }
+                    expect_close("gemm split", cc, ref, m * n, 1e-5, 1e-5);
+                }
+            }
+        free(a), free(b), free(c0), free(c), free(cc), free(ref);
+    }
+    /* a square product is left to BLAS; one thread never splits */
+    omp_set_num_threads(2);
+    assert_int_equal(cw_gemm_split_threads(600, 600, 600), 1);
+    assert_int_equal(cw_gemm_split_threads(32, 5000, 4), 1); /* too little work */
+    assert_int_equal(cw_gemm_split_threads(32, 5000, 128), 2);
+    omp_set_num_threads(1);
+    assert_int_equal(cw_gemm_split_threads(32, 5000, 128), 1);
+    omp_set_num_threads(saved);
+}
+
 /* ---- linear ----------------------------------------------------------------------------- */
 
 static void test_linear(void **state) {
@@ -599,6 +661,52 @@ static void test_spmm_sage_gcn(void **state) {
     assert_true(diag[3] == 1);
 }
 
+/* cw_spmm on rows wider than its register block (f = 2 x 32 + 7, batch 1 and 2, with and
+ * without diag and accumulate, rows of 0 to 12 entries) against a double loop: the block path,
+ * the tail columns and the prefetch that looks past a row's end into the next rows */
+static void test_spmm_wide_rows(void **state) {
+    (void)state;
+    enum { n = 40, f = 71 };
+    cw_rng r;
+    cw_rng_seed(&r, 11);
+    int64_t indptr[n + 1];
+    int32_t indices[n * 12];
+    indptr[0] = 0;
+    for (int64_t v = 0; v < n; v++) { /* v % 13 entries (0 to 12), columns increasing */
+        int64_t cnt = v % 13, e = indptr[v];
+        for (int64_t q = 0; q < cnt; q++) indices[e++] = (int32_t)((v + 3 * q + 1) % n);
+        indptr[v + 1] = e;
+    }
+    const int64_t nnz = indptr[n];
+    real *val = xcalloc((size_t)nnz, sizeof(real)), diag[n];
+    real *x = xcalloc(2 * n * f, sizeof(real)), *out = xcalloc(2 * n * f, sizeof(real));
+    real *out0 = xcalloc(2 * n * f, sizeof(real));
+    double *ref = xcalloc(2 * n * f, sizeof(double));
+    fill_uniform(&r, val, nnz, -1, 1);
+    fill_uniform(&r, diag, n, -1, 1);
+    fill_uniform(&r, x, 2 * n * f, -1, 1);
+    fill_uniform(&r, out0, 2 * n * f, -1, 1);
+    for (int64_t nb = 1; nb <= 2; nb++)
+        for (int use_diag = 0; use_diag < 2; use_diag++)
+            for (int acc = 0; acc < 2; acc++) {
+                for (int64_t b = 0; b < nb; b++)
+                    for (int64_t v = 0; v < n; v++)
+                        for (int64_t q = 0; q < f; q++) {
+                            const int64_t o = (b * n + v) * f + q;
+                            double sum = acc ? out0[o] : 0;
+                            if (use_diag) sum += (double)diag[v] * x[o];
+                            for (int64_t e = indptr[v]; e < indptr[v + 1]; e++)
+                                sum += (double)val[e] * x[(b * n + indices[e]) * f + q];
+                            ref[o] = sum;
+                        }
+                memcpy(out, out0, 2 * n * f * sizeof(real));
+                cw_spmm(out, x, indptr, indices, val, use_diag ? diag : NULL, nb, n, f, acc);
+                expect_close("spmm wide rows", out, ref, nb * n * f, 1e-5, 1e-5);
+                for (int64_t i = nb * n * f; i < 2 * n * f; i++) assert_true(out[i] == out0[i]);
+            }
+    free(val), free(x), free(out), free(out0), free(ref);
+}
+
 static void test_spmm_transpose_values(void **state) {
     (void)state;
     cw_rng r;
@@ -951,6 +1059,7 @@ static void test_grad_clamp(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_wrapper),
+        cmocka_unit_test(test_gemm_split_threads),
         cmocka_unit_test(test_linear),
         cmocka_unit_test(test_lrelu),
         cmocka_unit_test(test_softplus),
@@ -961,6 +1070,7 @@ int main(void) {
         cmocka_unit_test(test_mmd_matches_naive),
         cmocka_unit_test(test_dag_vs_dense_inverse),
         cmocka_unit_test(test_spmm_sage_gcn),
+        cmocka_unit_test(test_spmm_wide_rows),
         cmocka_unit_test(test_spmm_transpose_values),
         cmocka_unit_test(test_gat_vs_dense),
         cmocka_unit_test(test_gat_backward_thread_invariant),

@@ -9,7 +9,13 @@
  * computes in double. Losses and norms accumulate in double whatever `real` is.
  *
  * cw_gemm: row-major C = alpha op(A) op(B) + beta C through cblas_sgemm / cblas_dgemm (OpenBLAS,
- * OpenMP build). It must not be called inside an `omp parallel` region (asserted).
+ * OpenMP build). It must not be called inside an `omp parallel` region (asserted). With more
+ * than one OpenMP thread, a skinny product (an output side of at most CW_GEMM_SPLIT_MAX_SIDE,
+ * as the training step's batch-sized GEMMs are) is split by us: each thread gets a 16-aligned
+ * range of the longer output side and calls BLAS on it, single-threaded (OpenBLAS runs one
+ * thread inside a parallel region). OpenBLAS's own threading splits such shapes badly (the
+ * (5000, 128) weight gradient of a 64-row batch ran slower on 2 threads than on 1). Each output
+ * element is still one BLAS dot product over all of K, no reduction across threads.
  */
 #ifndef CW_NN_REAL_H
 #define CW_NN_REAL_H
@@ -49,6 +55,37 @@ static inline real r_tanh(real x) { return tanhf(x); }
 /* gemm: op(A) (M, K), op(B) (K, N), C (M, N), all row-major with leading dimensions
  * lda, ldb, ldc; op(X) = X^T when trans_x != 0.  C = alpha op(A) op(B) + beta C.
  * M, N or K may be 0 (K = 0 gives C = beta C). */
+
+/* one BLAS call, no checks (cw_gemm's) */
+static inline void cw_gemm_blas(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                                real alpha, const real *a, int64_t lda, const real *b,
+                                int64_t ldb, real beta, real *c, int64_t ldc) {
+    enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+    enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+#ifdef CW_REAL_DOUBLE
+    cblas_dgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb,
+                beta, c, (int)ldc);
+#else
+    cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb,
+                beta, c, (int)ldc);
+#endif
+}
+
+/* cw_gemm splits products whose shorter output side is at most this and that have at least
+ * CW_GEMM_SPLIT_MIN_WORK multiply-adds (smaller ones cost more to fork than to compute) */
+#define CW_GEMM_SPLIT_MAX_SIDE 512
+#define CW_GEMM_SPLIT_MIN_WORK ((int64_t)1 << 20)
+
+/* threads for cw_gemm's split of an (m, n, k) product; 1: one BLAS call (BLAS's threading) */
+static inline int cw_gemm_split_threads(int64_t m, int64_t n, int64_t k) {
+    const int t = omp_get_max_threads();
+    const int64_t side = m > n ? m : n, shortside = m > n ? n : m;
+    if (t < 2 || shortside > CW_GEMM_SPLIT_MAX_SIDE || m * n * k < CW_GEMM_SPLIT_MIN_WORK)
+        return 1;
+    const int64_t by16 = side / 16; /* every thread at least 16 of the long side */
+    return by16 < 2 ? 1 : by16 < t ? (int)by16 : t;
+}
+
 static inline void cw_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, real alpha,
                            const real *a, int64_t lda, const real *b, int64_t ldb, real beta,
                            real *c, int64_t ldc) {
@@ -63,15 +100,26 @@ static inline void cw_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64
     /* OpenBLAS is built with 32-bit BLAS integers. */
     CW_ASSERT(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX);
     CW_ASSERT(lda <= INT_MAX && ldb <= INT_MAX && ldc <= INT_MAX);
-    enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
-    enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
-#ifdef CW_REAL_DOUBLE
-    cblas_dgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb,
-                beta, c, (int)ldc);
-#else
-    cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb,
-                beta, c, (int)ldc);
-#endif
+    const int nt = cw_gemm_split_threads(m, n, k);
+    if (nt < 2) {
+        cw_gemm_blas(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    const int split_n = n >= m; /* the longer output side: C's columns, or C's rows */
+    const int64_t side = split_n ? n : m;
+#pragma omp parallel num_threads(nt)
+    {
+        const int64_t T = omp_get_num_threads(), tid = omp_get_thread_num();
+        const int64_t chunk = ((side + T - 1) / T + 15) / 16 * 16;
+        const int64_t s0 = tid * chunk < side ? tid * chunk : side;
+        const int64_t s1 = s0 + chunk < side ? s0 + chunk : side;
+        if (s1 > s0 && split_n) /* op(B)'s columns s0..s1: B's rows when it is transposed */
+            cw_gemm_blas(trans_a, trans_b, m, s1 - s0, k, alpha, a, lda,
+                         trans_b ? b + s0 * ldb : b + s0, ldb, beta, c + s0, ldc);
+        else if (s1 > s0) /* op(A)'s rows s0..s1: A's columns when it is transposed */
+            cw_gemm_blas(trans_a, trans_b, s1 - s0, n, k, alpha, trans_a ? a + s0 : a + s0 * lda,
+                         lda, b, ldb, beta, c + s0 * ldc, ldc);
+    }
 }
 
 #endif
