@@ -13,21 +13,51 @@
 
 /* ---- spmm and its value helpers --------------------------------------------------------- */
 
-/* one output row: o (f) [+]= diag[v] x[v] + sum_{e in row v} val[e] x[idx[e]] (x: rows of f) */
+/* columns of an spmm row kept in registers across the row's entries (spmm_row) */
+#define SPMM_COLS 32
+#define SPMM_AHEAD 8
+
+/* one output row: o (f) [+]= diag[v] x[v] + sum_{e in row v} val[e] x[idx[e]] (x: rows of f).
+ * Every element is 0 (or its old value), plus the diagonal term, plus the entries in order;
+ * blocks of SPMM_COLS columns sum in a local array the compiler keeps in registers (a load,
+ * add and store of o per entry made the node-major SAGE layer latency-bound), the rest in o. */
 static inline void spmm_row(real *restrict o, const real *restrict x, const int64_t *indptr,
                             const int32_t *indices, const real *val, const real *diag, int64_t v,
-                            int64_t f, int accumulate) {
+                            int64_t f, int accumulate, int64_t nnz) {
+    const int64_t e0 = indptr[v], e1 = indptr[v + 1];
+    int64_t k0 = 0;
+    for (; k0 + SPMM_COLS <= f; k0 += SPMM_COLS) {
+        real acc[SPMM_COLS];
+        for (int k = 0; k < SPMM_COLS; k++) acc[k] = accumulate ? o[k0 + k] : 0;
+        if (diag) {
+            const real d = diag[v];
+            const real *restrict xv = x + v * f + k0;
+            for (int k = 0; k < SPMM_COLS; k++) acc[k] += d * xv[k];
+        }
+        for (int64_t e = e0; e < e1; e++) {
+            const real w = val[e];
+            const real *restrict xu = x + (int64_t)indices[e] * f + k0;
+            if (e + SPMM_AHEAD < nnz) { /* the next rows' first entries too */
+                const real *xn = x + (int64_t)indices[e + SPMM_AHEAD] * f + k0;
+                __builtin_prefetch(xn);
+                __builtin_prefetch(xn + 16);
+            }
+            for (int k = 0; k < SPMM_COLS; k++) acc[k] += w * xu[k];
+        }
+        for (int k = 0; k < SPMM_COLS; k++) o[k0 + k] = acc[k];
+    }
+    if (k0 == f) return;
     if (!accumulate)
-        for (int64_t k = 0; k < f; k++) o[k] = 0;
+        for (int64_t k = k0; k < f; k++) o[k] = 0;
     if (diag) {
         const real d = diag[v];
         const real *xv = x + v * f;
-        for (int64_t k = 0; k < f; k++) o[k] += d * xv[k];
+        for (int64_t k = k0; k < f; k++) o[k] += d * xv[k];
     }
-    for (int64_t e = indptr[v]; e < indptr[v + 1]; e++) {
+    for (int64_t e = e0; e < e1; e++) {
         const real w = val[e];
         const real *restrict xu = x + (int64_t)indices[e] * f;
-        for (int64_t k = 0; k < f; k++) o[k] += w * xu[k];
+        for (int64_t k = k0; k < f; k++) o[k] += w * xu[k];
     }
 }
 
@@ -40,7 +70,7 @@ void cw_spmm(real *out, const real *x, const int64_t *indptr, const int32_t *ind
          * computed serially, so the result does not depend on the thread count */
 #pragma omp parallel for schedule(static) if (n * f >= 4096)
         for (int64_t v = 0; v < n; v++)
-            spmm_row(out + v * f, x, indptr, indices, val, diag, v, f, accumulate);
+            spmm_row(out + v * f, x, indptr, indices, val, diag, v, f, accumulate, indptr[n]);
         return;
     }
 #pragma omp parallel for schedule(static) if (batch > 1)
@@ -48,7 +78,7 @@ void cw_spmm(real *out, const real *x, const int64_t *indptr, const int32_t *ind
         const real *xb = x + b * n * f;
         real *ob = out + b * n * f;
         for (int64_t v = 0; v < n; v++)
-            spmm_row(ob + v * f, xb, indptr, indices, val, diag, v, f, accumulate);
+            spmm_row(ob + v * f, xb, indptr, indices, val, diag, v, f, accumulate, indptr[n]);
     }
 }
 
