@@ -5,6 +5,8 @@
  * evaluation and predictions as X in memory. */
 #include "test_util.h"
 
+#include <strings.h>
+
 #include <jansson.h>
 
 static char out[65536];
@@ -58,6 +60,16 @@ static void test_run_dir_and_learning(void **state) {
         json_t *j = json_loads(line, 0, NULL);
         assert_non_null(j);
         assert_int_equal(json_integer_value(json_object_get(j, "epoch")), n);
+        /* what the numbers were computed with: threads and OpenBLAS's kernel set */
+        assert_true(json_integer_value(json_object_get(j, "threads")) >= 1);
+        const char *core = json_string_value(json_object_get(j, "blas_core"));
+        assert_true(core && *core);
+        const char *forced = getenv("OPENBLAS_CORETYPE"); /* the child inherits ours */
+        const int is_forced = forced && *forced;
+        assert_true(json_is_boolean(json_object_get(j, "blas_core_forced")));
+        assert_int_equal(json_is_true(json_object_get(j, "blas_core_forced")), is_forced);
+        if (is_forced && strcasecmp(core, forced) != 0)
+            fail_msg("blas_core %s, but OPENBLAS_CORETYPE=%s", core, forced);
         double mse = json_number_value(json_object_get(j, "mse"));
         if (n == 0) mse_first = mse;
         mse_last = mse;

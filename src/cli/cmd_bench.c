@@ -19,6 +19,7 @@
 #include "core/status.h"
 #include "core/timer.h"
 #include "data/simulate.h"
+#include "la/blas_info.h"
 #include "io/h5ad.h"
 
 #include <getopt.h>
@@ -30,7 +31,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-char *openblas_get_corename(void);
 void openblas_set_num_threads(int num_threads);
 
 /* The PyTorch baseline bridge (cli/bench_torch.c, issue #6 item 2) is optional: a weak reference
@@ -48,8 +48,10 @@ cw_status cli_bench_torch(double *median_ms, double *p10_ms, double *p90_ms, con
 void cli_bench_context(FILE *f) {
     char commit[64];
     cli_git_commit(commit, sizeof commit);
+    char blas[160];
     fprintf(f, "context: threads=%d openblas_core=%s commit=%s compiler=gcc-%d.%d\n",
-            omp_get_max_threads(), openblas_get_corename(), commit, __GNUC__, __GNUC_MINOR__);
+            omp_get_max_threads(), cw_blas_describe(blas, sizeof blas), commit, __GNUC__,
+            __GNUC_MINOR__);
 }
 
 typedef struct {

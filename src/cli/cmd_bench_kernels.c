@@ -38,6 +38,7 @@
 #include "core/rng.h"
 #include "core/status.h"
 #include "core/timer.h"
+#include "la/blas_info.h"
 #include "models/cmvae.h"
 #include "nn/adam.h"
 #include "nn/dag.h"
@@ -53,7 +54,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *openblas_get_corename(void);
 void openblas_set_num_threads(int num_threads);
 
 enum {
@@ -570,7 +570,9 @@ int cmd_bench_kernels(int argc, char **argv) {
     const double peak = k_flops(&k, K_PEAK) / (med[K_PEAK] * 1e-3) / 1e9;
     char commit[64];
     cli_git_commit(commit, sizeof commit);
-    const char *core = openblas_get_corename();
+    const char *core = cw_blas_core();
+    char blas[160];
+    cw_blas_describe(blas, sizeof blas);
     if (as_json) {
         json_t *o = json_object();
         json_object_set_new(o, "size", json_string(sz.name));
@@ -582,7 +584,8 @@ int cmd_bench_kernels(int argc, char **argv) {
         json_object_set_new(o, "edges", json_integer(k.graph.adj.nnz));
         json_object_set_new(o, "params", json_integer(P));
         json_object_set_new(o, "threads", json_integer(omp_get_max_threads()));
-        json_object_set_new(o, "openblas_core", json_string(core ? core : "unknown"));
+        json_object_set_new(o, "openblas_core", json_string(core));
+        json_object_set_new(o, "openblas_core_forced", json_boolean(cw_blas_core_forced()));
         json_object_set_new(o, "commit", json_string(commit));
         json_object_set_new(o, "sgemm_peak_gflops", json_real(peak));
         json_object_set_new(o, "validated", json_true());
@@ -605,7 +608,7 @@ int cmd_bench_kernels(int argc, char **argv) {
         json_decref(o);
     } else {
         printf("context: threads=%d openblas_core=%s commit=%s compiler=gcc-%d.%d\n",
-               omp_get_max_threads(), core ? core : "unknown", commit, __GNUC__, __GNUC_MINOR__);
+               omp_get_max_threads(), blas, commit, __GNUC__, __GNUC_MINOR__);
         printf("size %s: genes %lld, latent %lld, hidden %lld, batch %lld; random graph %lld "
                "nodes / %lld directed edges; %lld parameters (cmvae)\n",
                sz.name, (long long)sz.genes, (long long)sz.latent, (long long)sz.hidden,

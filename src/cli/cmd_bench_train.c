@@ -59,6 +59,7 @@
 #include "core/rng.h"
 #include "core/status.h"
 #include "core/timer.h"
+#include "la/blas_info.h"
 #include "models/cmvae.h"
 #include "nn/activation.h"
 #include "nn/adam.h"
@@ -74,7 +75,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *openblas_get_corename(void);
 void openblas_set_num_threads(int num_threads);
 
 /* ---- shared with bench kernels / bench all ------------------------------------------------ */
@@ -577,7 +577,9 @@ int cmd_bench_train(int argc, char **argv) {
         bt_last_median_ms = med;
         char commit[64];
         cli_git_commit(commit, sizeof commit);
-        const char *core = openblas_get_corename();
+        const char *core = cw_blas_core();
+        char blas[160];
+        cw_blas_describe(blas, sizeof blas);
         const char *gnn_str = grace ? cw_gnn_kind_name((cw_gnn_kind)gnn_kind) : "none";
         if (as_json) {
             json_t *o = json_object();
@@ -599,7 +601,8 @@ int cmd_bench_train(int argc, char **argv) {
             json_object_set_new(o, "warmup", json_integer(warmup));
             json_object_set_new(o, "seed", json_integer((json_int_t)seed));
             json_object_set_new(o, "threads", json_integer(omp_get_max_threads()));
-            json_object_set_new(o, "openblas_core", json_string(core ? core : "unknown"));
+            json_object_set_new(o, "openblas_core", json_string(core));
+            json_object_set_new(o, "openblas_core_forced", json_boolean(cw_blas_core_forced()));
             json_object_set_new(o, "commit", json_string(commit));
             json_object_set_new(o, "validated", json_true());
             json_object_set_new(o, "step_ms_median", json_real(med));
@@ -633,7 +636,7 @@ int cmd_bench_train(int argc, char **argv) {
             json_decref(o);
         } else {
             printf("context: threads=%d openblas_core=%s commit=%s compiler=gcc-%d.%d\n",
-                   omp_get_max_threads(), core ? core : "unknown", commit, __GNUC__,
+                   omp_get_max_threads(), blas, commit, __GNUC__,
                    __GNUC_MINOR__);
             printf("model %s: genes %lld, latent %lld, targets %lld, hidden %lld, batch %lld",
                    model, (long long)G, (long long)Z, (long long)C, (long long)H, (long long)B);

@@ -21,6 +21,7 @@
 #include "io/checkpoint.h"
 #include "io/h5ad.h"
 #include "io/xstore.h"
+#include "la/blas_info.h"
 #include "models/cmvae.h"
 #include "models/model_setup.h"
 #include "models/run.h"
@@ -361,6 +362,7 @@ static cw_status run(const cw_train_opts *o, int resume) {
         cw_sampler_epoch_rng(&erng, o->seed, CW_ROLE_TRAIN, e);
         cw_sampler_epoch(&s.sampler, &erng);
         double sum[6] = {0, 0, 0, 0, 0, 0}, t0 = cw_now(), read0 = s.x.read_seconds;
+        const char *blas_core = cw_blas_core(); /* OpenBLAS names: letters and digits */
         for (int64_t b = 0; b < s.sampler.n_batches; b++) {
             const int64_t *cells = cw_sampler_batch(&s.sampler, b);
             int64_t p = s.sampler.batch_pert[b];
@@ -409,10 +411,12 @@ static cw_status run(const cw_train_opts *o, int resume) {
                     "\"loss\": %.9g, \"mmd\": %.9g, \"mse\": %.9g, \"kl\": %.9g, "
                     "\"l1\": %.9g, \"laplacian\": %.9g, \"batches\": %lld, "
                     "\"seconds\": %.4f, \"cells_per_s\": %.1f, \"x_read_seconds\": %.3f, "
-                    "\"peak_rss_mb\": %.1f}\n",
+                    "\"peak_rss_mb\": %.1f, \"threads\": %d, \"blas_core\": \"%s\", "
+                    "\"blas_core_forced\": %s}\n",
                     (long long)e, w.alpha, w.beta, w.tau, sum[0] / nb, sum[1] / nb, sum[2] / nb,
                     sum[3] / nb, sum[4] / nb, sum[5] / nb, (long long)s.sampler.n_batches, sec,
-                    rate, s.x.read_seconds - read0, (double)cw_peak_rss_bytes() / 1048576.0);
+                    rate, s.x.read_seconds - read0, (double)cw_peak_rss_bytes() / 1048576.0,
+                    omp_get_max_threads(), blas_core, cw_blas_core_forced() ? "true" : "false");
             fflush(s.log);
         }
         if (progress_tty) fputc('\n', stderr);
