@@ -242,10 +242,11 @@ cw_status cw_cmvae_init(cw_cmvae *m, const cw_cmvae_config *cfg, cw_rng *rng) {
                        "targets %lld, hidden %lld, batch %lld, extra inputs %lld)", (long long)G,
                        (long long)Z, (long long)C, (long long)H, (long long)cfg->batch,
                        (long long)cfg->extra_inputs);
-    if (!(cfg->mmd_sigma > 0) || cfg->kernel_num <= 0 || !(cfg->lr > 0) || cfg->grad_clip < 0 ||
-        !(cfg->lambda >= 0) || !(cfg->lambda_laplacian >= 0))
-        return cw_fail(CW_EINVAL, "cmvae: need mmd_sigma > 0, kernel_num > 0, lr > 0, "
-                       "grad_clip >= 0, lambda >= 0, lambda2 >= 0");
+    if (!(cfg->mmd_sigma > 0) || cfg->kernel_num <= 0 || cfg->kernel_num > CW_MMD_MAX_KERNELS ||
+        !(cfg->lr > 0) || cfg->grad_clip < 0 || !(cfg->lambda >= 0) ||
+        !(cfg->lambda_laplacian >= 0))
+        return cw_fail(CW_EINVAL, "cmvae: need mmd_sigma > 0, kernel_num in 1..%d, lr > 0, "
+                       "grad_clip >= 0, lambda >= 0, lambda2 >= 0", CW_MMD_MAX_KERNELS);
     if (cw_model_kind_parse(cw_model_kind_name(cfg->kind)) < 0)
         return cw_fail(CW_EINVAL, "cmvae: unknown model kind %d", (int)cfg->kind);
     if (cfg->interv < CW_INTERV_MLP || cfg->interv > CW_INTERV_DROPEDGE)

@@ -10,13 +10,17 @@
  *   dMMD/dt_a = -4 sum_j c_aj w_aj (t_a - t_j),  w = sum_q exp(-d/b_q) / b_q,
  *           c = 1/N^2 (both in x), 1/M^2 (both in y), -1/(NM) (mixed)
  * The loss is accumulated in double. Memory is the caller's: dist and scratch each hold
- * cw_mmd_scratch_size(N, M) = (N+M)^2 reals. */
+ * cw_mmd_scratch_size(N, M) = (N+M)^2 reals. The kernel values of a pair come from one exp
+ * every 8 bandwidths and squarings between (exp(-d/b) = exp(-d/2b)^2; mmd.c). */
 #ifndef CW_NN_MMD_H
 #define CW_NN_MMD_H
 
 #include "nn/real.h"
 
 #include <stdint.h>
+
+/* kernel_num is 1..CW_MMD_MAX_KERNELS */
+#define CW_MMD_MAX_KERNELS 64
 
 /* Reals in dist (forward output) and in the backward scratch: (N+M)^2. */
 int64_t cw_mmd_scratch_size(int64_t n, int64_t m);
