@@ -338,8 +338,11 @@ static void xi_ignored(gc_ctx *c) {
     for (int p = 0; p < TP; p++) c->xi[p] -= 0.5 + p;
     printf("    xi changed: loss %.17g -> %.17g\n", l0, l1);
     assert_true(l0 == l1);
+    /* the GNN's input: node-major x0 (SAGE, GCN) or cell-major h[0] (GAT) */
     for (int64_t b = 0; b < TB; b++)
-        for (int p = 0; p < TP; p++) assert_true(c->m.gnn.h[0][b * TN + TG + p] == 0);
+        for (int p = 0; p < TP; p++)
+            assert_true((c->m.gnn.node_major ? c->m.gnn.x0[(TG + p) * TB + b]
+                                             : c->m.gnn.h[0][b * TN + TG + p]) == 0);
     assert_int_equal(c->m.in_width, TG + TE);
 }
 

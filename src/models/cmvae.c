@@ -450,13 +450,15 @@ static void encode(cw_cmvae *m, int64_t n, const cw_csr *xs) {
                               m->csr_iwork, m->csr_slots);
         /* the dense columns after x (multihot, extra inputs) */
         if (In > G) cw_gemm(0, 1, n, He, In - G, 1, m->enc + G, In, w1 + G, In, 1, m->h1, He);
-    } else if (m->cfg.kind == CW_MODEL_SENA)
+        cw_lrelu_forward(m->h1, m->h1, n * He);
+    } else if (m->cfg.kind == CW_MODEL_SENA) {
         cw_masked_linear_forward(m->h1, m->sena_weff, m->enc, cw_cmvae_param(m, CW_CMVAE_FC1_W),
                                  m->sena_mask, cw_cmvae_param(m, CW_CMVAE_FC1_B), n, In, He);
-    else
-        cw_linear_forward(m->h1, m->enc, cw_cmvae_param(m, CW_CMVAE_FC1_W),
-                          cw_cmvae_param(m, CW_CMVAE_FC1_B), n, In, He);
-    cw_lrelu_forward(m->h1, m->h1, n * He);
+        cw_lrelu_forward(m->h1, m->h1, n * He);
+    } else {
+        cw_linear_lrelu_forward(m->h1, m->enc, cw_cmvae_param(m, CW_CMVAE_FC1_W),
+                                cw_cmvae_param(m, CW_CMVAE_FC1_B), n, In, He);
+    }
     cw_linear_forward(m->mu, m->h1, cw_cmvae_param(m, CW_CMVAE_MEAN_W),
                       cw_cmvae_param(m, CW_CMVAE_MEAN_B), n, He, Z);
     cw_linear_forward(m->vpre, m->h1, cw_cmvae_param(m, CW_CMVAE_VAR_W),
@@ -495,12 +497,10 @@ static void causal_layer(cw_cmvae *m, real *u, const real *zp, int64_t n) {
 /* decoder: u (n, Z) -> a (n, H) hidden after lrelu, out (n, G) */
 static void decode(cw_cmvae *m, real *out, real *a, const real *u, int64_t n) {
     const int64_t G = m->cfg.genes, Z = m->cfg.latent, H = m->cfg.hidden;
-    cw_linear_forward(a, u, cw_cmvae_param(m, CW_CMVAE_D1_W), cw_cmvae_param(m, CW_CMVAE_D1_B), n,
-                      Z, H);
-    cw_lrelu_forward(a, a, n * H);
-    cw_linear_forward(out, a, cw_cmvae_param(m, CW_CMVAE_D2_W), cw_cmvae_param(m, CW_CMVAE_D2_B),
-                      n, H, G);
-    cw_lrelu_forward(out, out, n * G);
+    cw_linear_lrelu_forward(a, u, cw_cmvae_param(m, CW_CMVAE_D1_W),
+                            cw_cmvae_param(m, CW_CMVAE_D1_B), n, Z, H);
+    cw_linear_lrelu_forward(out, a, cw_cmvae_param(m, CW_CMVAE_D2_W),
+                            cw_cmvae_param(m, CW_CMVAE_D2_B), n, H, G);
 }
 
 /* eps of `total` rows copied or drawn, rows [r0, r0 + n) kept (a shard draws the noise of the
@@ -806,6 +806,7 @@ cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *extra, con
      * alone would leave the MMD finite, so y_hat is scanned too */
     int yhat_ok = 1;
     const int64_t ny = m->cfg.batch * m->cfg.genes;
+#pragma omp parallel for reduction(& : yhat_ok) schedule(static) if (ny >= CW_OMP_MIN_ELEMS)
     for (int64_t i = 0; i < ny; i++) yhat_ok &= isfinite(m->y_hat[i]) != 0;
     const char *bad = !isfinite(l.mmd) ? "mmd" : !yhat_ok ? "mmd (y_hat)"
                     : !isfinite(l.mse) ? "mse" : !isfinite(l.kl) ? "kl"

@@ -13,6 +13,7 @@
 #include "nn/activation.h"
 #include "nn/graph_conv.h"
 #include "nn/linear.h"
+#include "nn/transpose.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -146,7 +147,6 @@ cw_status cw_gnn_init(cw_gnn *g, const cw_gnn_config *cfg, int64_t n_nodes, int6
     total += 3 * BN * fmax;     /* dh, dh2, dmid */
     total += gat_scratch;
     g->node_major = cfg->kind != CW_GNN_GAT;
-    if (g->node_major) total += BN; /* x0 */
     g->arena = cw_calloc((size_t)total, sizeof(real));
     g->red_per = 1;
     for (int l = 0; l < L; l++) {
@@ -172,7 +172,7 @@ cw_status cw_gnn_init(cw_gnn *g, const cw_gnn_config *cfg, int64_t n_nodes, int6
     g->dh2 = a, a += BN * fmax;
     g->dmid = a, a += BN * fmax;
     g->gat_scratch = a, a += gat_scratch;
-    g->x0 = g->node_major ? a : NULL;
+    g->x0 = g->node_major ? g->h[0] : NULL; /* the input, node-major, in h[0]'s place */
     return CW_OK;
 }
 
@@ -290,6 +290,22 @@ static void nm_dense_dinput(real *restrict d1, const real *w1, real *restrict d2
     }
 }
 
+/* sum over r in [r0, r1) of a[r] b[r] (b NULL: of a[r]) in double, in 8 lanes r mod 8 added
+ * pairwise at the end: the order is fixed by r0 and r1 alone */
+static double dot_lanes(const real *a, const real *b, int64_t r0, int64_t r1) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tail = 0;
+    int64_t r = r0;
+    if (b)
+        for (; r + 8 <= r1; r += 8)
+            for (int l = 0; l < 8; l++) acc[l] += (double)a[r + l] * b[r + l];
+    else
+        for (; r + 8 <= r1; r += 8)
+            for (int l = 0; l < 8; l++) acc[l] += a[r + l];
+    for (; r < r1; r++) tail += b ? (double)a[r] * b[r] : a[r];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) +
+           tail;
+}
+
 /* accumulates dw1 (fo, fi) += d^T x1, dw2 (fo, fi) += d^T x2, db (fo) += column sums of dsum;
  * d, dsum (rows, fo), x1, x2 (rows, fi); dw1/x1, dw2/x2, db/dsum may be NULL in pairs.
  * Double partial sums per node block, reduced in block order. */
@@ -303,14 +319,10 @@ static void nm_param_grads(cw_gnn *g, int64_t n, int64_t fi, int64_t fo, const r
         int64_t r0, r1;
         block_rows(blk, N, n, &r0, &r1);
         double *p = g->red + blk * per;
-        if (fi == 1 && fo == 1) {
-            double s1 = 0, s2 = 0, sb = 0;
-            for (int64_t r = r0; r < r1; r++) {
-                if (dw1) s1 += (double)d[r] * x1[r];
-                if (dw2) s2 += (double)d[r] * x2[r];
-                if (db) sb += dsum[r];
-            }
-            p[0] = s1, p[1] = s2, p[2] = sb;
+        if (fi == 1 && fo == 1) { /* 8 lanes of each sum (one chain was latency-bound) */
+            p[0] = dw1 ? dot_lanes(d, x1, r0, r1) : 0;
+            p[1] = dw2 ? dot_lanes(d, x2, r0, r1) : 0;
+            p[2] = db ? dot_lanes(dsum, NULL, r0, r1) : 0;
             continue;
         }
         for (int64_t j = 0; j < per; j++) p[j] = 0;
@@ -353,16 +365,21 @@ static void nm_bias_relu(real *out, const real *bias, int64_t N, int64_t n, int6
     }
 }
 
-/* node-major (N, n) <- cell-major src (n, lds) columns 0..cols-1; columns cols..N-1 zero */
-static void nm_from_cells(real *dst, const real *src, int64_t lds, int64_t cols, int64_t N,
-                          int64_t n) {
+/* node-major (N, n) <- cell-major src (n, lds) columns 0..cols-1; node v >= cols gets
+ * fill[v - cols] in every cell, or 0 when fill is NULL */
+static void nm_from_cells(real *dst, const real *src, int64_t lds, int64_t cols,
+                          const real *fill, int64_t N, int64_t n) {
     const int64_t nb = node_blocks(N);
 #pragma omp parallel for schedule(static)
     for (int64_t blk = 0; blk < nb; blk++) {
         const int64_t v0 = blk * CW_GNN_NODE_BLOCK;
         const int64_t v1 = v0 + CW_GNN_NODE_BLOCK < N ? v0 + CW_GNN_NODE_BLOCK : N;
-        for (int64_t b = 0; b < n; b++)
-            for (int64_t v = v0; v < v1; v++) dst[v * n + b] = v < cols ? src[b * lds + v] : 0;
+        const int64_t vc = v1 < cols ? v1 : cols > v0 ? cols : v0; /* [v0, vc) from src */
+        cw_transpose(dst + v0 * n, n, src + v0, lds, n, vc - v0);
+        for (int64_t v = vc; v < v1; v++) {
+            const real f = fill ? fill[v - cols] : 0;
+            for (int64_t b = 0; b < n; b++) dst[v * n + b] = f;
+        }
     }
 }
 
@@ -373,8 +390,7 @@ static void nm_to_cells(real *dst, int64_t ldd, const real *src, int64_t cols, i
     for (int64_t blk = 0; blk < nb; blk++) {
         const int64_t v0 = blk * CW_GNN_NODE_BLOCK;
         const int64_t v1 = v0 + CW_GNN_NODE_BLOCK < cols ? v0 + CW_GNN_NODE_BLOCK : cols;
-        for (int64_t b = 0; b < n; b++)
-            for (int64_t v = v0; v < v1; v++) dst[b * ldd + v] = src[v * n + b];
+        cw_transpose(dst + v0, ldd, src + v0 * n, n, v1 - v0, n);
     }
 }
 
@@ -415,16 +431,19 @@ void cw_gnn_forward(cw_gnn *g, real *out, int64_t ldo, const real *x, int64_t ld
                     const real *xi, int64_t n) {
     CW_ASSERT(n >= 1 && n <= g->batch);
     const int64_t N = g->n_nodes, G = g->n_genes, P_ = N - G;
-    real *h0 = g->h[0];
-    for (int64_t b = 0; b < n; b++) {
-        real *row = h0 + b * N;
-        memcpy(row, x + b * ldx, (size_t)G * sizeof(real));
-        if (xi)
-            memcpy(row + G, xi, (size_t)P_ * sizeof(real));
-        else
-            memset(row + G, 0, (size_t)P_ * sizeof(real));
+    if (g->node_major) { /* x0 straight from x and xi: h[0] is not used */
+        nm_from_cells(g->x0, x, ldx, G, xi, N, n);
+    } else {
+        real *h0 = g->h[0];
+        for (int64_t b = 0; b < n; b++) {
+            real *row = h0 + b * N;
+            memcpy(row, x + b * ldx, (size_t)G * sizeof(real));
+            if (xi)
+                memcpy(row + G, xi, (size_t)P_ * sizeof(real));
+            else
+                memset(row + G, 0, (size_t)P_ * sizeof(real));
+        }
     }
-    if (g->node_major) nm_from_cells(g->x0, h0, N, N, N, n);
     for (int l = 0; l < g->cfg.layers; l++) layer_forward(g, l, n);
     const real *last = g->h[g->cfg.layers];
     if (g->node_major)
@@ -474,7 +493,7 @@ void cw_gnn_backward(cw_gnn *g, const real *dout, int64_t ldd) {
     /* d(last output): gene rows from dout, pathway rows 0 */
     real *d = g->dh, *dnext = g->dh2;
     if (g->node_major) {
-        nm_from_cells(d, dout, ldd, G, N, n);
+        nm_from_cells(d, dout, ldd, G, NULL, N, n);
     } else {
         memset(d, 0, (size_t)(n * N) * sizeof(real));
         for (int64_t b = 0; b < n; b++) memcpy(d + b * N, dout + b * ldd, (size_t)G * sizeof(real));

@@ -64,8 +64,9 @@ typedef struct {
     real *p[CW_GNN_MAX_TENSORS], *g[CW_GNN_MAX_TENSORS]; /* bound parameter / gradient tensors */
     /* arena: per layer l, input h[l] (B N fin), mid[l] (aggregate or x W^T), alpha[l] (GAT);
      * h[L] the last output; backward scratch.
-     * Layout: h[0] is always cell-major (b N + v), the input as given. SAGE and GCN run
-     * node-major (node_major = 1): x0 holds h[0] transposed to (N, B) and every later h[l],
+     * Layout: GAT's h[0] is cell-major (b N + v), the input as given. SAGE and GCN run
+     * node-major (node_major = 1): x0 (in h[0]'s place) holds the input as (N, B), written
+     * straight from x and the pathway inputs xi, and every later h[l],
      * mid[l] and gradient is (N, B, F): node v, cell b, feature f at (v B + b) F + f, so the
      * aggregation is one SpMM B F wide per edge. GAT stays cell-major (B, N, F). */
     real *arena;

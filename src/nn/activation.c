@@ -15,6 +15,19 @@ void cw_lrelu_forward(real *out, const real *inp, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = inp[i] > 0 ? inp[i] : slope * inp[i];
 }
 
+void cw_bias_lrelu_forward(real *x, const real *bias, int64_t n, int64_t width) {
+    const real slope = (real)CW_LRELU_SLOPE;
+#pragma omp parallel for schedule(static) if (n * width >= CW_OMP_MIN_ELEMS)
+    for (int64_t i = 0; i < n; i++) {
+        real *xi = x + i * width;
+#pragma omp simd
+        for (int64_t o = 0; o < width; o++) {
+            const real v = xi[o] + bias[o];
+            xi[o] = v > 0 ? v : slope * v;
+        }
+    }
+}
+
 void cw_lrelu_backward(real *dinp, const real *dout, const real *x, int64_t n) {
     const real slope = (real)CW_LRELU_SLOPE;
 #pragma omp parallel for simd schedule(static) if (n >= CW_OMP_MIN_ELEMS)

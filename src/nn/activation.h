@@ -19,6 +19,9 @@
 
 /* leaky relu: inp (N) -> out (N); out may alias inp (in place) */
 void cw_lrelu_forward(real *out, const real *inp, int64_t n);
+/* in place: x (N, W) = lrelu(x + bias) with bias (W) added to every row (a linear layer's
+ * epilogue: the same values as adding the bias, then cw_lrelu_forward) */
+void cw_bias_lrelu_forward(real *x, const real *bias, int64_t n, int64_t width);
 /* accumulates: dinp (N) += dout * lrelu'(x); x (N) is the layer's input or its output (both
  * have the same sign, so an in-place forward loses nothing) */
 void cw_lrelu_backward(real *dinp, const real *dout, const real *x, int64_t n);

@@ -23,6 +23,7 @@ static inline void adam_elem(real *p, real *m, real *v, real g, adam_consts k) {
     *p += -k.step_size * (*m / denom); /* addcdiv_(m, denom, -step_size) */
 }
 
+CW_CLONES_AVX512
 void cw_adam_update(real *params, const real *grads, real *m, real *v, int64_t n, double lr,
                     double beta1, double beta2, double eps, int64_t t) {
     const adam_consts k = adam_setup(lr, beta1, beta2, eps, t);
@@ -30,6 +31,7 @@ void cw_adam_update(real *params, const real *grads, real *m, real *v, int64_t n
     for (int64_t i = 0; i < n; i++) adam_elem(params + i, m + i, v + i, grads[i], k);
 }
 
+CW_CLONES_AVX512
 void cw_adam_update_zero_grad(real *params, real *grads, real *m, real *v, int64_t n, double lr,
                               double beta1, double beta2, double eps, int64_t t) {
     const adam_consts k = adam_setup(lr, beta1, beta2, eps, t);

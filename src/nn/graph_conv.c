@@ -15,7 +15,7 @@
 
 /* columns of an spmm row kept in registers across the row's entries (spmm_row) */
 #define SPMM_COLS 32
-#define SPMM_AHEAD 8
+#define SPMM_AHEAD 16
 
 /* one output row: o (f) [+]= diag[v] x[v] + sum_{e in row v} val[e] x[idx[e]] (x: rows of f).
  * Every element is 0 (or its old value), plus the diagonal term, plus the entries in order;

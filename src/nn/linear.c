@@ -2,14 +2,25 @@
  * doc/models.md SENA). */
 #include "nn/linear.h"
 
+#include "nn/activation.h"
+#include "nn/transpose.h"
+
 void cw_linear_forward(real *out, const real *inp, const real *weight, const real *bias,
                        int64_t n, int64_t in, int64_t out_dim) {
     if (bias) {
+#pragma omp parallel for schedule(static) if (n * out_dim >= CW_OMP_MIN_ELEMS)
         for (int64_t i = 0; i < n; i++)
             for (int64_t o = 0; o < out_dim; o++) out[i * out_dim + o] = bias[o];
     }
     /* out (N, OUT) = inp (N, IN) W^T (IN, OUT) [+ out] */
     cw_gemm(0, 1, n, out_dim, in, 1, inp, in, weight, in, bias ? 1 : 0, out, out_dim);
+}
+
+void cw_linear_lrelu_forward(real *out, const real *inp, const real *weight, const real *bias,
+                             int64_t n, int64_t in, int64_t out_dim) {
+    CW_ASSERT(bias);
+    cw_gemm(0, 1, n, out_dim, in, 1, inp, in, weight, in, 0, out, out_dim);
+    cw_bias_lrelu_forward(out, bias, n, out_dim);
 }
 
 void cw_linear_backward(real *dinp, real *dweight, real *dbias, const real *dout,
@@ -23,6 +34,7 @@ void cw_linear_backward(real *dinp, real *dweight, real *dbias, const real *dout
 }
 
 void cw_bias_forward(real *out, const real *bias, int64_t n, int64_t out_dim) {
+#pragma omp parallel for schedule(static) if (n * out_dim >= CW_OMP_MIN_ELEMS)
     for (int64_t i = 0; i < n; i++)
         for (int64_t o = 0; o < out_dim; o++) out[i * out_dim + o] += bias[o];
 }
@@ -31,8 +43,11 @@ void cw_bias_backward(real *dbias, const real *dout, int64_t n, int64_t out_dim)
     /* row by row over blocks of columns (contiguous reads, vectorised); every column still sums
      * its rows in order 0..n-1, in double */
     enum { BLK = 512 };
-    double s[BLK];
-    for (int64_t o0 = 0; o0 < out_dim; o0 += BLK) {
+    const int64_t nblk = (out_dim + BLK - 1) / BLK;
+#pragma omp parallel for schedule(static) if (n * out_dim >= CW_OMP_MIN_ELEMS && nblk > 1)
+    for (int64_t ib = 0; ib < nblk; ib++) {
+        double s[BLK];
+        const int64_t o0 = ib * BLK;
         const int64_t w = out_dim - o0 < BLK ? out_dim - o0 : BLK;
         for (int64_t o = 0; o < w; o++) s[o] = 0;
         for (int64_t i = 0; i < n; i++) {
@@ -70,47 +85,12 @@ void cw_masked_linear_backward(real *dinp, real *dweight, real *dbias, real *dsc
  * wt, its elements of out and its rows of dweight: no barriers, no reductions, and the values do
  * not depend on the thread count. */
 
-#if defined(__AVX2__) && !defined(CW_REAL_DOUBLE)
-#include <immintrin.h>
-#define CSR_AVX 1
-/* r (8 rows of 8 floats) transposed in place */
-static inline void tr8(__m256 r[8]) {
-    __m256 t[8], s[8];
-    for (int k = 0; k < 4; k++) {
-        t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-        t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-    }
-    for (int k = 0; k < 2; k++) {
-        s[4 * k + 0] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
-        s[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
-        s[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
-        s[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
-    }
-    for (int k = 0; k < 4; k++) {
-        r[k] = _mm256_permute2f128_ps(s[k], s[4 + k], 0x20);
-        r[4 + k] = _mm256_permute2f128_ps(s[k], s[4 + k], 0x31);
-    }
-}
-#else
-#define CSR_AVX 0
-#endif
+#define CSR_AVX CW_TR8_AVX /* the AVX2 paths below (transpose.h includes immintrin.h) */
 
 /* wt[jj * ld + o] = w[o * ldw + jj] for jj < jw, o < width (w, wt at the range's first unit) */
 static void csr_block_transpose(real *wt, int64_t ld, const real *w, int64_t ldw, int64_t jw,
                                 int64_t width) {
-    int64_t o0 = 0;
-#if CSR_AVX
-    if (jw % 8 == 0)
-        for (; o0 + 8 <= width; o0 += 8)
-            for (int64_t jj = 0; jj < jw; jj += 8) {
-                __m256 r[8];
-                for (int k = 0; k < 8; k++) r[k] = _mm256_loadu_ps(w + (o0 + k) * ldw + jj);
-                tr8(r);
-                for (int k = 0; k < 8; k++) _mm256_storeu_ps(wt + (jj + k) * ld + o0, r[k]);
-            }
-#endif
-    for (int64_t o = o0; o < width; o++)
-        for (int64_t jj = 0; jj < jw; jj++) wt[jj * ld + o] = w[o * ldw + jj];
+    cw_transpose(wt, ld, w, ldw, width, jw);
 }
 
 /* dw[o * ldw + jj] += wt[jj * ld + o]: one add per element */
@@ -123,7 +103,7 @@ static void csr_block_transpose_add(real *dw, int64_t ldw, const real *wt, int64
             for (int64_t jj = 0; jj < jw; jj += 8) {
                 __m256 r[8];
                 for (int k = 0; k < 8; k++) r[k] = _mm256_loadu_ps(wt + (jj + k) * ld + o0);
-                tr8(r);
+                cw_tr8(r);
                 for (int k = 0; k < 8; k++) {
                     real *d = dw + (o0 + k) * ldw + jj;
                     _mm256_storeu_ps(d, _mm256_add_ps(_mm256_loadu_ps(d), r[k]));

@@ -12,6 +12,11 @@
 /* linear: inp (N, IN), weight (OUT, IN), bias (OUT) or NULL -> out (N, OUT) */
 void cw_linear_forward(real *out, const real *inp, const real *weight, const real *bias,
                        int64_t n, int64_t in, int64_t out_dim);
+/* linear then LeakyReLU: out (N, OUT) = lrelu(inp W^T + b), bias required; the GEMM writes out
+ * (beta 0) and one pass adds the bias and applies the activation (no bias fill before the GEMM,
+ * no separate activation pass after it) */
+void cw_linear_lrelu_forward(real *out, const real *inp, const real *weight, const real *bias,
+                             int64_t n, int64_t in, int64_t out_dim);
 /* accumulates: dinp (N, IN) += dout W, dweight (OUT, IN) += dout^T inp,
  * dbias (OUT) += sum_n dout; dout (N, OUT). Any of dinp, dweight, dbias may be NULL. */
 void cw_linear_backward(real *dinp, real *dweight, real *dbias, const real *dout,

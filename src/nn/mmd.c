@@ -36,6 +36,25 @@ static inline double mmd_coef(int64_t i, int64_t j, int64_t n, int64_t m) {
     return -1.0 / ((double)n * (double)m);
 }
 
+/* pair loops run in parallel from this many pairs (each takes kernel_num / 8 exps and as many
+ * multiplies), over rows interleaved (the rows shorten) */
+#define MMD_PAR_MIN_PAIRS 512
+#define MMD_PAR_ROWS 512
+
+/* sum over j > i of coef(i, j) sum_q exp(-d_ij / b_q), row i of the upper triangle */
+static double mmd_row_sum(const real *dist, int64_t i, int64_t n, int64_t m, double b0,
+                          int64_t kernel_num) {
+    const int64_t t = n + m;
+    double row = 0;
+    for (int64_t j = i + 1; j < t; j++) {
+        double e[CW_MMD_MAX_KERNELS], k = 0;
+        mmd_exps(e, dist[i * t + j], b0, kernel_num);
+        for (int64_t q = 0; q < kernel_num; q++) k += e[q];
+        row += mmd_coef(i, j, n, m) * k;
+    }
+    return row;
+}
+
 double cw_mmd_forward(real *dist, const real *x, const real *y, int64_t n, int64_t m, int64_t d,
                       double sigma, int64_t kernel_num) {
     CW_ASSERT(n > 0 && m > 0 && d >= 0 && sigma > 0 && kernel_num > 0 &&
@@ -60,15 +79,13 @@ double cw_mmd_forward(real *dist, const real *x, const real *y, int64_t n, int64
     const double b0 = mmd_b0(sigma, kernel_num);
     /* each diagonal entry contributes K = kernel_num */
     double loss = (double)kernel_num * (1.0 / (double)n + 1.0 / (double)m);
-    for (int64_t i = 0; i < t; i++) {
-        double row = 0;
-        for (int64_t j = i + 1; j < t; j++) {
-            double e[CW_MMD_MAX_KERNELS], k = 0;
-            mmd_exps(e, dist[i * t + j], b0, kernel_num);
-            for (int64_t q = 0; q < kernel_num; q++) k += e[q];
-            row += mmd_coef(i, j, n, m) * k;
-        }
-        loss += 2 * row; /* (i, j) and (j, i) */
+    /* the rows' sums in parallel (rows of up to MMD_PAR_ROWS), added in row order */
+    double rows[MMD_PAR_ROWS];
+    for (int64_t i0 = 0; i0 < t; i0 += MMD_PAR_ROWS) {
+        const int64_t i1 = t - i0 < MMD_PAR_ROWS ? t : i0 + MMD_PAR_ROWS;
+#pragma omp parallel for schedule(static, 1) if ((i1 - i0) * (t - i0) >= MMD_PAR_MIN_PAIRS)
+        for (int64_t i = i0; i < i1; i++) rows[i - i0] = mmd_row_sum(dist, i, n, m, b0, kernel_num);
+        for (int64_t i = i0; i < i1; i++) loss += 2 * rows[i - i0]; /* (i, j) and (j, i) */
     }
     return loss;
 }
@@ -85,6 +102,7 @@ static void mmd_backward(real *dx, real *dy, real *scratch, double dloss, const 
     const double b0 = mmd_b0(sigma, kernel_num);
     real *p = scratch;
     /* p_ij = c_ij w_ij (symmetric); the diagonal cancels in the gradient and is set to 0 */
+#pragma omp parallel for schedule(static, 1) if (t * t / 2 >= MMD_PAR_MIN_PAIRS)
     for (int64_t i = 0; i < t; i++) {
         p[i * t + i] = 0;
         for (int64_t j = i + 1; j < t; j++) {
@@ -99,6 +117,7 @@ static void mmd_backward(real *dx, real *dy, real *scratch, double dloss, const 
     /* grad_a = -4 dloss (r_a t_a - sum_j p_aj t_j),  r_a = sum_j p_aj */
     const real a4 = (real)(4.0 * dloss);
     if (dx) {
+#pragma omp parallel for schedule(static) if (n * d >= CW_OMP_MIN_ELEMS)
         for (int64_t a = 0; a < n; a++) {
             double r = 0;
             for (int64_t j = 0; j < t; j++) r += p[a * t + j];
@@ -112,6 +131,7 @@ static void mmd_backward(real *dx, real *dy, real *scratch, double dloss, const 
         cw_gemm(0, 0, n, d, m, a4, p + n, t, y, d, 1, dx, d); /* + 4 dloss p_xy y */
     }
     if (dy) {
+#pragma omp parallel for schedule(static) if (m * d >= CW_OMP_MIN_ELEMS)
         for (int64_t a = 0; a < m; a++) {
             double r = 0;
             for (int64_t j = 0; j < t; j++) r += p[(n + a) * t + j];

@@ -52,6 +52,22 @@ static inline real r_tanh(real x) { return tanhf(x); }
  * costs more than the loop). */
 #define CW_OMP_MIN_ELEMS ((int64_t)1 << 16)
 
+/* Elementwise kernels limited by the vector units (Adam's square root and division) are compiled
+ * twice, for the build's target and for x86-64-v4 (AVX-512), and the loader picks the one this
+ * CPU runs (gcc's target_clones, an ifunc). The operations are the same IEEE ones, so the values
+ * are the same bits on either path; only the vector width changes. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define CW_CLONES_AVX512 __attribute__((target_clones("arch=x86-64-v4", "default")))
+#else
+#define CW_CLONES_AVX512
+#endif
+
+/* Sums that run in parallel (cw_mse_forward) add blocks of CW_SUM_BLOCK elements each, in groups
+ * of CW_SUM_GROUP blocks, the block sums in order: fixed by the length alone, never by the
+ * thread count, so the value is the same on any number of threads. */
+#define CW_SUM_BLOCK ((int64_t)8192)
+#define CW_SUM_GROUP 64
+
 /* gemm: op(A) (M, K), op(B) (K, N), C (M, N), all row-major with leading dimensions
  * lda, ldb, ldc; op(X) = X^T when trans_x != 0.  C = alpha op(A) op(B) + beta C.
  * M, N or K may be 0 (K = 0 gives C = beta C). */
@@ -86,6 +102,50 @@ static inline int cw_gemm_split_threads(int64_t m, int64_t n, int64_t k) {
     return by16 < 2 ? 1 : by16 < t ? (int)by16 : t;
 }
 
+/* K-split (see the header comment): products C (m, n) = alpha A op(B)^T-style with a small
+ * output and a long K, A not transposed and B transposed (the encoder's first layer and the MMD's
+ * Gram blocks: x W^T, x y^T). OpenBLAS threads these over C's few columns, each thread packing
+ * all of A; cutting K instead lets each thread stream its own part of both operands. */
+#define CW_GEMM_KSPLIT_MAX_OUT 8192 /* m n at most */
+#define CW_GEMM_KSPLIT_MIN_K 2048   /* K of at least; chunks of at least 1024 */
+#define CW_GEMM_KSPLIT_CHUNKS 4
+
+/* chunks of cw_gemm's K-split of an (m, n, k) product; 1: none. The count depends on the shape
+ * only, never on the thread count, so C is the same on any number of threads. */
+static inline int cw_gemm_ksplit_chunks(int trans_a, int trans_b, int64_t m, int64_t n,
+                                        int64_t k) {
+    if (trans_a || !trans_b || m * n > CW_GEMM_KSPLIT_MAX_OUT || k < CW_GEMM_KSPLIT_MIN_K ||
+        m * n * k < CW_GEMM_SPLIT_MIN_WORK)
+        return 1;
+    const int64_t c = k / 1024;
+    return c < CW_GEMM_KSPLIT_CHUNKS ? (int)c : CW_GEMM_KSPLIT_CHUNKS;
+}
+
+/* C = alpha (sum of the K chunks' products A_c B_c^T, added in chunk order) + beta C: the
+ * chunks' products in parallel, one single-threaded BLAS call each into its own buffer (on this
+ * function's stack: CW_GEMM_KSPLIT_CHUNKS CW_GEMM_KSPLIT_MAX_OUT reals) */
+__attribute__((noinline)) static void cw_gemm_ksplit(int64_t m, int64_t n, int64_t k, int nc,
+                                                     real alpha, const real *a, int64_t lda,
+                                                     const real *b, int64_t ldb, real beta,
+                                                     real *c, int64_t ldc) {
+    real part[CW_GEMM_KSPLIT_CHUNKS][CW_GEMM_KSPLIT_MAX_OUT];
+    const int64_t ck = ((k + nc - 1) / nc + 15) / 16 * 16;
+#pragma omp parallel for schedule(static, 1)
+    for (int ic = 0; ic < nc; ic++) {
+        const int64_t k0 = ic * ck < k ? ic * ck : k, k1 = k0 + ck < k ? k0 + ck : k;
+        if (k1 > k0)
+            cw_gemm_blas(0, 1, m, n, k1 - k0, 1, a + k0, lda, b + k0, ldb, 0, part[ic], n);
+        else
+            for (int64_t e = 0; e < m * n; e++) part[ic][e] = 0;
+    }
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            real s = part[0][i * n + j];
+            for (int ic = 1; ic < nc; ic++) s += part[ic][i * n + j];
+            c[i * ldc + j] = beta == 0 ? alpha * s : alpha * s + beta * c[i * ldc + j];
+        }
+}
+
 static inline void cw_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, real alpha,
                            const real *a, int64_t lda, const real *b, int64_t ldb, real beta,
                            real *c, int64_t ldc) {
@@ -100,6 +160,11 @@ static inline void cw_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64
     /* OpenBLAS is built with 32-bit BLAS integers. */
     CW_ASSERT(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX);
     CW_ASSERT(lda <= INT_MAX && ldb <= INT_MAX && ldc <= INT_MAX);
+    const int nc = cw_gemm_ksplit_chunks(trans_a, trans_b, m, n, k);
+    if (nc > 1) {
+        cw_gemm_ksplit(m, n, k, nc, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
     const int nt = cw_gemm_split_threads(m, n, k);
     if (nt < 2) {
         cw_gemm_blas(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
