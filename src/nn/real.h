@@ -16,6 +16,10 @@
  * thread inside a parallel region). OpenBLAS's own threading splits such shapes badly (the
  * (5000, 128) weight gradient of a 64-row batch ran slower on 2 threads than on 1). Each output
  * element is still one BLAS dot product over all of K, no reduction across threads.
+ * A small output with a long K (A (m, k) times B (n, k) transposed, m n <= 8192, k >= 2048: the
+ * encoder's x W^T and the MMD's Gram blocks) is cut along K instead, into a chunk count fixed by
+ * k (at most 4): each chunk one single-threaded BLAS call into its own buffer, the chunks added
+ * in order, whatever the thread count (cw_gemm_ksplit).
  */
 #ifndef CW_NN_REAL_H
 #define CW_NN_REAL_H
