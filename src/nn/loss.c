@@ -23,14 +23,16 @@ static double sq_diff_block(const real *pred, const real *target, int64_t i0, in
  * not depend on the thread count. */
 double cw_mse_forward(const real *pred, const real *target, int64_t n) {
     if (n == 0) return 0;
+    const int64_t group = CW_SUM_GROUP * CW_SUM_BLOCK;
     double part[CW_SUM_GROUP], s = 0;
-    for (int64_t g0 = 0; g0 < n; g0 += CW_SUM_GROUP * CW_SUM_BLOCK) {
-        const int64_t g1 = n - g0 < CW_SUM_GROUP * CW_SUM_BLOCK ? n : g0 + CW_SUM_GROUP * CW_SUM_BLOCK;
+    for (int64_t g0 = 0; g0 < n; g0 += group) {
+        const int64_t g1 = n - g0 < group ? n : g0 + group;
         const int64_t nb = (g1 - g0 + CW_SUM_BLOCK - 1) / CW_SUM_BLOCK;
 #pragma omp parallel for schedule(static) if (g1 - g0 >= CW_OMP_MIN_ELEMS)
         for (int64_t b = 0; b < nb; b++) {
             const int64_t i0 = g0 + b * CW_SUM_BLOCK;
-            part[b] = sq_diff_block(pred, target, i0, g1 - i0 < CW_SUM_BLOCK ? g1 : i0 + CW_SUM_BLOCK);
+            const int64_t i1 = g1 - i0 < CW_SUM_BLOCK ? g1 : i0 + CW_SUM_BLOCK;
+            part[b] = sq_diff_block(pred, target, i0, i1);
         }
         for (int64_t b = 0; b < nb; b++) s += part[b];
     }

@@ -60,7 +60,8 @@ static inline real r_tanh(real x) { return tanhf(x); }
  * twice, for the build's target and for x86-64-v4 (AVX-512), and the loader picks the one this
  * CPU runs (gcc's target_clones, an ifunc). The operations are the same IEEE ones, so the values
  * are the same bits on either path; only the vector width changes. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
 #define CW_CLONES_AVX512 __attribute__((target_clones("arch=x86-64-v4", "default")))
 #else
 #define CW_CLONES_AVX512
