@@ -25,6 +25,7 @@
 #include "test_util.h"
 
 #include "core/rng.h"
+#include "io/xstore.h"
 #include "la/matrix.h"
 #include "nn/adam.h"
 #include "nn/linear.h"
@@ -57,8 +58,8 @@ static void check_kernels(int64_t n, int64_t in, int64_t ldw, int64_t out, int b
     float *dh = calloc((size_t)(n * out), sizeof(float));
     float *dw = calloc((size_t)(out * ldw), sizeof(float));
     float *db = calloc((size_t)out, sizeof(float));
-    float *wt = calloc((size_t)cw_linear_csr_scratch_size(out), sizeof(float));
-    int64_t *iw = calloc((size_t)cw_linear_csr_iwork_size(n, 1), sizeof(int64_t));
+    float *wt = calloc((size_t)cw_linear_csr_scratch_size(n, out), sizeof(float));
+    int64_t *iw = calloc((size_t)cw_linear_csr_iwork_size(n), sizeof(int64_t));
     assert_non_null(x && w && b && h && dh && dw && db && wt && iw);
     sparse_fill(&r, x, n, in, 0.8, 64, 128, 0x5u); /* rows 0 and 2 empty, block 1 untouched */
     for (int64_t i = 0; i < out * ldw; i++) w[i] = (float)(cw_rng_uniform(&r) - 0.5);
@@ -67,7 +68,7 @@ static void check_kernels(int64_t n, int64_t in, int64_t ldw, int64_t out, int b
     cw_csr xs;
     assert_int_equal(cw_csr_from_dense(&xs, x, n, in), CW_OK);
 
-    cw_linear_forward_csr(h, &xs, w, ldw, bias_on ? b : NULL, out, wt, iw, 1);
+    cw_linear_forward_csr(h, &xs, w, ldw, bias_on ? b : NULL, out, wt, iw);
     double worst = 0;
     for (int64_t i = 0; i < n; i++)
         for (int64_t o = 0; o < out; o++) {
@@ -83,7 +84,7 @@ static void check_kernels(int64_t n, int64_t in, int64_t ldw, int64_t out, int b
 
     for (int64_t i = 0; i < out * ldw; i++) dw[i] = 0.25f;
     for (int64_t i = 0; i < out; i++) db[i] = 0.25f;
-    cw_linear_backward_csr(dw, db, dh, &xs, ldw, out, wt, iw, 1);
+    cw_linear_backward_csr(dw, db, dh, &xs, ldw, out, wt, iw);
     for (int64_t o = 0; o < out; o++) {
         for (int64_t j = 0; j < ldw; j++) {
             double ref = 0.25, mag = 0.25;
@@ -101,7 +102,7 @@ static void check_kernels(int64_t n, int64_t in, int64_t ldw, int64_t out, int b
         assert_true(fabs(db[o] - ref) <= 1e-6 * (1 + fabs(ref)));
     }
     /* dbias NULL and dweight NULL are skipped */
-    cw_linear_backward_csr(NULL, NULL, dh, &xs, ldw, out, wt, iw, 1);
+    cw_linear_backward_csr(NULL, NULL, dh, &xs, ldw, out, wt, iw);
     printf("  kernels n %lld in %lld ldw %lld out %lld bias %d: nnz %lld, worst error / "
            "sum |terms| %.2e\n", (long long)n, (long long)in, (long long)ldw, (long long)out,
            bias_on, (long long)xs.nnz, worst);
@@ -117,18 +118,19 @@ static void test_kernels(void **state) {
     check_kernels(3, 300, 300, 130, 1, 4); /* 2 x 64 + 2 outputs */
 }
 
-/* OpenMP threads split the output units: the same bits with 1, 2 and 3 threads (a shape above
- * the kernels' threshold of 2^18 nnz OUT; 130 units: ranges of 64 + 64 + 2) */
+/* OpenMP threads share the kernels' column chunks (4 here: IN 1000 is 16 blocks), a count fixed by
+ * IN: the same bits with 1, 2 and 3 threads (a shape above the kernels' threshold of 2^18
+ * nnz OUT), and the forward (chunk partials added in order) still matches the reference */
 static void test_kernels_threads(void **state) {
     (void)state;
-    enum { N = 32, IN = 1000, OUT = 130, SLOTS = 3 };
+    enum { N = 32, IN = 1000, OUT = 130, TMAX = 3 };
     cw_rng r;
     cw_rng_seed(&r, 5);
     float *x = calloc((size_t)(N * IN), sizeof(float)), *w = calloc((size_t)(OUT * IN), 4);
     float *b = calloc(OUT, 4), *dh = calloc((size_t)(N * OUT), 4);
-    float *h[SLOTS], *dw[SLOTS], *db[SLOTS];
-    float *wt = calloc((size_t)cw_linear_csr_scratch_size(OUT), 4);
-    int64_t *iw = calloc((size_t)cw_linear_csr_iwork_size(N, SLOTS), sizeof(int64_t));
+    float *h[TMAX], *dw[TMAX], *db[TMAX];
+    float *wt = calloc((size_t)cw_linear_csr_scratch_size(N, OUT), 4);
+    int64_t *iw = calloc((size_t)cw_linear_csr_iwork_size(N), sizeof(int64_t));
     assert_non_null(x && w && b && dh && wt && iw);
     sparse_fill(&r, x, N, IN, 0.8, 0, 0, 0);
     for (int64_t i = 0; i < OUT * IN; i++) w[i] = (float)(cw_rng_uniform(&r) - 0.5);
@@ -137,21 +139,21 @@ static void test_kernels_threads(void **state) {
     assert_int_equal(cw_csr_from_dense(&xs, x, N, IN), CW_OK);
     assert_true(xs.nnz * OUT >= (1 << 18));
     const int saved = omp_get_max_threads();
-    for (int t = 0; t < SLOTS; t++) {
+    for (int t = 0; t < TMAX; t++) {
         h[t] = calloc((size_t)(N * OUT), 4);
         dw[t] = calloc((size_t)(OUT * IN), 4);
         db[t] = calloc(OUT, 4);
         assert_non_null(h[t] && dw[t] && db[t]);
         omp_set_num_threads(t + 1);
-        cw_linear_forward_csr(h[t], &xs, w, IN, b, OUT, wt, iw, t + 1);
-        cw_linear_backward_csr(dw[t], db[t], dh, &xs, IN, OUT, wt, iw, t + 1);
+        cw_linear_forward_csr(h[t], &xs, w, IN, b, OUT, wt, iw);
+        cw_linear_backward_csr(dw[t], db[t], dh, &xs, IN, OUT, wt, iw);
         if (t > 0) {
             assert_memory_equal(h[t], h[0], (size_t)(N * OUT) * 4);
             assert_memory_equal(dw[t], dw[0], (size_t)(OUT * IN) * 4);
         }
     }
     omp_set_num_threads(saved);
-    double worst = 0;
+    double worst = 0, worst_fwd = 0;
     for (int64_t o = 0; o < OUT; o++)
         for (int64_t j = 0; j < IN; j++) {
             double ref = 0, mag = 0;
@@ -162,9 +164,19 @@ static void test_kernels_threads(void **state) {
             assert_true(fabs(dw[0][o * IN + j] - ref) <= 1e-6 * mag + 1e-30);
             worst = fmax(worst, fabs(dw[0][o * IN + j] - ref) / (mag + 1e-30));
         }
-    printf("  1, 2, 3 threads: identical bits (nnz %lld); weight gradient worst error / sum "
-           "|terms| %.2e\n", (long long)xs.nnz, worst);
-    for (int t = 0; t < SLOTS; t++) free(h[t]), free(dw[t]), free(db[t]);
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t o = 0; o < OUT; o++) {
+            double ref = b[o], mag = fabs(ref);
+            for (int64_t j = 0; j < IN; j++) {
+                ref += (double)x[i * IN + j] * w[o * IN + j];
+                mag += fabs((double)x[i * IN + j] * w[o * IN + j]);
+            }
+            assert_true(fabs(h[0][i * OUT + o] - ref) <= 1e-6 * mag + 1e-7);
+            worst_fwd = fmax(worst_fwd, fabs(h[0][i * OUT + o] - ref) / (mag + 1e-30));
+        }
+    printf("  1, 2, 3 threads: identical bits (nnz %lld); worst error / sum |terms|: forward "
+           "%.2e, weight gradient %.2e\n", (long long)xs.nnz, worst_fwd, worst);
+    for (int t = 0; t < TMAX; t++) free(h[t]), free(dw[t]), free(db[t]);
     cw_csr_free(&xs);
     free(x), free(w), free(b), free(dh), free(wt), free(iw);
 }
@@ -290,6 +302,35 @@ static void test_setter(void **state) {
     cw_cmvae_free(&m);
 }
 
+/* the trainer's choice of fc1 input: CSR only for a model that takes it and an X that stores
+ * fewer than CW_CMVAE_CSR_MAX_FRACTION of its values (cw_xstore_stored_fraction of a CSR X) */
+static void test_csr_choice(void **state) {
+    (void)state;
+    cw_cmvae m, unused;
+    init_pair(&m, &unused, 0);
+    cw_cmvae_free(&unused);
+    assert_true(cw_cmvae_csr_input_pays(&m, 0.0));
+    assert_true(cw_cmvae_csr_input_pays(&m, 0.05));
+    assert_false(cw_cmvae_csr_input_pays(&m, CW_CMVAE_CSR_MAX_FRACTION));
+    assert_false(cw_cmvae_csr_input_pays(&m, 0.2));
+    m.cfg.kind = CW_MODEL_SENA; /* its fc1 is masked: never CSR */
+    assert_false(cw_cmvae_csr_input_pays(&m, 0.0));
+    m.cfg.kind = CW_MODEL_CMVAE;
+    cw_cmvae_free(&m);
+    /* 3 of 4 x 5 values stored; an empty X counts as dense */
+    static const float x[20] = {0, 1, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0};
+    cw_csr xs, none;
+    assert_int_equal(cw_csr_from_dense(&xs, x, 4, 5), CW_OK);
+    assert_int_equal(cw_csr_from_dense(&none, x, 0, 5), CW_OK);
+    cw_xstore st;
+    cw_xstore_wrap(&st, &xs);
+    assert_true(fabs(cw_xstore_stored_fraction(&st) - 0.15) < 1e-12);
+    cw_xstore_wrap(&st, &none);
+    assert_true(cw_xstore_stored_fraction(&st) == 1.0);
+    cw_csr_free(&xs);
+    cw_csr_free(&none);
+}
+
 /* the gradient reset fused into Adam: a backward outside train_step (gradients left non-zero)
  * followed by train_step gives the same step as from zeroed gradients */
 static void test_fused_zero_grad(void **state) {
@@ -375,6 +416,7 @@ int main(void) {
         cmocka_unit_test(test_steps_sparse_match_dense),
         cmocka_unit_test(test_steps_sparse_match_dense_extra),
         cmocka_unit_test(test_setter),
+        cmocka_unit_test(test_csr_choice),
         cmocka_unit_test(test_fused_zero_grad),
         cmocka_unit_test(test_adam_zero_grad_bitwise),
         cmocka_unit_test(test_mmd_set_dx_bitwise),

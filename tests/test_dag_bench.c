@@ -325,26 +325,38 @@ static void test_bench_train(void **state) {
     assert_int_equal(json_integer_value(json_object_get(o, "targets")), 5);
     assert_int_equal(json_integer_value(json_object_get(o, "batch_size")), 8);
     assert_string_equal(json_string_value(json_object_get(o, "model")), "cmvae");
-    /* the documented count: 16BGH + 24BHZ + 6HZ + 6BZ(Z-1) + 10B^2G; cmvae reads its ~80%-zero
-     * batch as CSR by default, which replaces fc1's 4BGH by 4 nnz H */
+    /* the documented count: 16BGH + 24BHZ + 6HZ + 6BZ(Z-1) + 10B^2G; at the default density
+     * (20 % of the values nonzero) cmvae reads its batch dense, as the trainer would */
     double fl = 16.0 * 8 * 50 * 128 + 24.0 * 8 * 128 * 5 + 6.0 * 128 * 5 + 6.0 * 8 * 5 * 4 +
                 10.0 * 64 * 50;
-    assert_true(json_is_true(json_object_get(o, "sparse_input")));
-    const double nnz = (double)json_integer_value(json_object_get(o, "input_nnz"));
-    assert_true(nnz > 0.1 * 8 * 50 && nnz < 0.3 * 8 * 50);
-    assert_true(fabs(json_number_value(json_object_get(o, "flops_per_step")) -
-                     (fl - 4.0 * 8 * 50 * 128 + 4.0 * nnz * 128)) < 1);
-    json_decref(o);
-    /* --dense-input: the dense count */
-    char *dense[] = {"train", "--model", "cmvae", "--genes", "50", "--latent-dim", "5",
-                     "--batch-size", "8", "--steps", "5", "--warmup", "1", "--json",
-                     "--dense-input", NULL};
-    assert_int_equal(run_bench(dense, 15, cap), 0);
-    o = json_load_file(cap, 0, &e);
-    if (!o) fail_msg("bench train --json output is not JSON: %s", e.text);
     assert_true(json_is_false(json_object_get(o, "sparse_input")));
     assert_true(fabs(json_number_value(json_object_get(o, "flops_per_step")) - fl) < 1);
     json_decref(o);
+    /* below CW_CMVAE_CSR_MAX_FRACTION (--density 0.05), or with --csr-input at 20 %, the batch
+     * is CSR and fc1's 4BGH becomes 4 nnz H; --dense-input overrides the density */
+    struct {
+        const char *density, *flag;
+        int csr;
+        double lo, hi; /* expected nnz range */
+    } cases[] = {{"0.05", NULL, 1, 1, 0.12 * 400}, {"0.2", "--csr-input", 1, 0.1 * 400, 0.3 * 400},
+                 {"0.05", "--dense-input", 0, 0, 0}};
+    for (int c = 0; c < 3; c++) {
+        char *a[] = {"train", "--model", "cmvae", "--genes", "50", "--latent-dim", "5",
+                     "--batch-size", "8", "--steps", "5", "--warmup", "1", "--json",
+                     "--density", (char *)cases[c].density, (char *)cases[c].flag, NULL};
+        assert_int_equal(run_bench(a, cases[c].flag ? 17 : 16, cap), 0);
+        o = json_load_file(cap, 0, &e);
+        if (!o) fail_msg("bench train --json output is not JSON: %s", e.text);
+        assert_int_equal(json_is_true(json_object_get(o, "sparse_input")), cases[c].csr);
+        const double nnz = (double)json_integer_value(json_object_get(o, "input_nnz"));
+        const double want = cases[c].csr ? fl - 4.0 * 8 * 50 * 128 + 4.0 * nnz * 128 : fl;
+        if (cases[c].csr) assert_true(nnz >= cases[c].lo && nnz <= cases[c].hi);
+        assert_true(fabs(json_number_value(json_object_get(o, "flops_per_step")) - want) < 1);
+        json_decref(o);
+    }
+    char *bad_density[] = {"train", "--model", "cmvae", "--genes", "50", "--latent-dim", "5",
+                           "--batch-size", "8", "--density", "1.5", NULL};
+    assert_int_equal(run_bench(bad_density, 11, cap), 2);
 
     char *bad[] = {"train", "--model", "cgvae", "--genes", "50", "--latent-dim", "5",
                    "--batch-size", "8", NULL};

@@ -1,7 +1,7 @@
 /* test_xstore.c: X streamed from an .h5ad under a memory cap (io/xstore.h) reads exactly what
  * the in-memory matrix holds: random gathers with repeats, gathers larger than the window
- * (loaded in pieces), gathers as CSR, explicit windows, file-order blocks, for CSR files (plain, gzip) and a
- * dense file; the cap's errors; size parsing. */
+ * (loaded in pieces), gathers as CSR, explicit windows, file-order blocks, the stored fraction,
+ * for CSR files (plain, gzip) and a dense file; the cap's errors; size parsing. */
 #include "test_util.h"
 
 #include "core/rng.h"
@@ -9,6 +9,8 @@
 #include "io/h5ad.h"
 #include "io/xstore.h"
 #include "la/matrix.h"
+
+#include <math.h>
 
 #define N_ROWS 403
 #define N_COLS 57
@@ -80,6 +82,12 @@ static void check_file(const char *path, int64_t cap, int expect_streaming) {
     assert_int_equal(s.streaming, expect_streaming);
     assert_int_equal(s.nrows, N_ROWS);
     assert_int_equal(s.ncols, N_COLS);
+    /* the stored fraction (the trainer's fc1 choice): the file's, whatever the mode */
+    int64_t nz = 0;
+    for (int64_t i = 0; i < N_ROWS * N_COLS; i++) nz += x[i] != 0;
+    const double frac = s.dense ? 1.0 : (double)nz / (double)(N_ROWS * N_COLS);
+    assert_true(fabs(cw_xstore_stored_fraction(&s) - frac) < 1e-12);
+    assert_true(frac < 1.0 || s.dense);
     cw_rng r;
     cw_rng_seed(&r, 5);
     int64_t cells[4 * N_ROWS];

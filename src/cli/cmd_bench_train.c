@@ -26,9 +26,10 @@
  *             fc1 weight only (no input gradient) 2BGH               = 10BGH + 16BHZ + 4HZ
  *                                                                     + 4BZ(Z-1) + 4B^2 G
  *   cmvae     16BGH + 24BHZ + 6HZ + 6BZ(Z-1) + 10B^2 G
- *   sparse x  cmvae reads its batch as CSR (cw_cmvae_set_x_csr; the data below is ~80% zeros)
- *             unless --dense-input: fc1 forward and weight gradient visit the stored entries
- *             only, 2 nnz H each instead of 2BGH each: cmvae - 4BGH + 4 nnz H
+ *   sparse x  cmvae reads its batch as CSR (cw_cmvae_set_x_csr) where the trainer would (its
+ *             stored fraction, --density, below CW_CMVAE_CSR_MAX_FRACTION) or with
+ *             --csr-input: fc1 forward and weight gradient visit the stored entries only,
+ *             2 nnz H each instead of 2BGH each: cmvae - 4BGH + 4 nnz H
  *   grace     cmvae + fc1 input gradient 2BGH (it feeds the GNN)
  *             + SAGE (1 layer, width 1, N nodes, E directed edges): forward SpMM 2BE, lin_l and
  *             lin_r 2 * 2BN; backward lin_l and lin_r weights 2 * 2BN (no input gradient)
@@ -259,8 +260,7 @@ static void ph_run(cw_cmvae *m, int ph) {
     case PH_ENC: {
         if (m->x_csr) /* the step's sparse fc1 (cmvae: In == G) */
             cw_linear_forward_csr(m->h1, m->x_csr, PW(m, CW_CMVAE_FC1_W), In,
-                                  PW(m, CW_CMVAE_FC1_B), He, m->csr_wt, m->csr_iwork,
-                                  m->csr_slots);
+                                  PW(m, CW_CMVAE_FC1_B), He, m->csr_wt, m->csr_iwork);
         else
             cw_linear_forward(m->h1, m->enc, PW(m, CW_CMVAE_FC1_W), PW(m, CW_CMVAE_FC1_B), B, In,
                               He);
@@ -279,7 +279,7 @@ static void ph_run(cw_cmvae *m, int ph) {
         if (d_in) memset(d_in, 0, (size_t)(B * In) * sizeof(real));
         if (m->x_csr)
             cw_linear_backward_csr(GW(m, CW_CMVAE_FC1_W), GW(m, CW_CMVAE_FC1_B), m->d_h1pre,
-                                   m->x_csr, In, He, m->csr_wt, m->csr_iwork, m->csr_slots);
+                                   m->x_csr, In, He, m->csr_wt, m->csr_iwork);
         else
             cw_linear_backward(d_in, GW(m, CW_CMVAE_FC1_W), GW(m, CW_CMVAE_FC1_B), m->d_h1pre,
                                m->enc, PW(m, CW_CMVAE_FC1_W), B, In, He);
@@ -341,15 +341,16 @@ static void bt_help(void) {
            "                            --batch-size B) [--hidden H] [--targets C] [--nodes N]\n"
            "                            [--edges E] [--gnn sage|gcn|gat] [--steps N] [--warmup W]\n"
            "                            [--threads T] [--seed S] [--peak] [--no-phases]\n"
-           "                            [--dense-input] [--json]\n\n"
+           "                            [--density D] [--dense-input | --csr-input] [--json]\n\n"
            "Times N training steps (forward, backward, Adam; alpha 1, beta 1, tau 1) on seeded\n"
            "random data after W warm-up steps and one validation step (loss must be finite).\n"
            "Prints median / p10 / p90 ms per step, cells/s (B / median) and GFLOP/s with\n"
            "FLOPs = 16BGH + 24BHZ + 6HZ + 6BZ(Z-1) + 10B^2G (GEMMs and DAG solves; grace adds\n"
-           "2BGH + 2BE + 8BN for the fc1 input gradient and the GNN; cmvae reads its ~80%%-zero\n"
-           "batch as CSR unless --dense-input, so fc1 and its weight gradient cost 2 nnz H each:\n"
-           "- 4BGH + 4 nnz H), then the share of each phase of the step (encoder, gnn, dag,\n"
-           "decoder, mmd, adam, other), each replayed in isolation on the model's buffers.\n\n"
+           "2BGH + 2BE + 8BN for the fc1 input gradient and the GNN; cmvae reads its batch as\n"
+           "CSR where the trainer would (density below %.0f%%) or with --csr-input, so fc1 and\n"
+           "its weight gradient cost 2 nnz H each: - 4BGH + 4 nnz H), then the share of each\n"
+           "phase of the step (encoder, gnn, dag, decoder, mmd, adam, other), each replayed in\n"
+           "isolation on the model's buffers.\n\n"
            "  --model M        cmvae or grace (GraCE-VAE on a random context graph)\n"
            "  --size S         tiny | norman | replogle: G, Z, H, B, nodes and edges at once\n"
            "                   (norman: 5000, 105, 128, 32, 7694 nodes, 63380 directed edges;\n"
@@ -368,8 +369,11 @@ static void bt_help(void) {
            "  --seed S         seed of the data, graph and model (0)\n"
            "  --peak           also measure the sgemm peak (2048^3) and print the fraction of it\n"
            "  --no-phases      skip the phase shares\n"
-           "  --dense-input    cmvae: feed fc1 the dense batch (no CSR input)\n"
-           "  --json           one JSON object instead of the table\n");
+           "  --density D      fraction of nonzero values in x and y (0.2)\n"
+           "  --dense-input    cmvae: feed fc1 the dense batch whatever the density\n"
+           "  --csr-input      cmvae: feed fc1 the CSR batch whatever the density\n"
+           "  --json           one JSON object instead of the table\n",
+           100.0 * CW_CMVAE_CSR_MAX_FRACTION);
 }
 
 int cmd_bench_train(int argc, char **argv) {
@@ -378,10 +382,11 @@ int cmd_bench_train(int argc, char **argv) {
     int64_t G = -1, Z = -1, B = -1, H = 128, C = -1, steps = 50, warmup = 5, threads = 0;
     int64_t nodes = -1, edges = -1;
     uint64_t seed = 0;
-    int as_json = 0, bad = 0, peak = 0, phases = 1, dense_input = 0;
+    int as_json = 0, bad = 0, peak = 0, phases = 1, input_mode = 0; /* 1 dense, 2 CSR */
+    double density = 0.2; /* fraction of nonzero inputs */
     enum {
         O_MODEL = 256, O_G, O_Z, O_B, O_H, O_C, O_STEPS, O_WARM, O_THR, O_SEED, O_JSON, O_SIZE,
-        O_NODES, O_EDGES, O_GNN, O_PEAK, O_NOPH, O_DENSE
+        O_NODES, O_EDGES, O_GNN, O_PEAK, O_NOPH, O_DENSE, O_CSR, O_DENSITY
     };
     static const struct option opts[] = {{"model", required_argument, 0, O_MODEL},
                                          {"size", required_argument, 0, O_SIZE},
@@ -400,6 +405,8 @@ int cmd_bench_train(int argc, char **argv) {
                                          {"peak", no_argument, 0, O_PEAK},
                                          {"no-phases", no_argument, 0, O_NOPH},
                                          {"dense-input", no_argument, 0, O_DENSE},
+                                         {"csr-input", no_argument, 0, O_CSR},
+                                         {"density", required_argument, 0, O_DENSITY},
                                          {"json", no_argument, 0, O_JSON},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -433,7 +440,9 @@ int cmd_bench_train(int argc, char **argv) {
         case O_SEED: bad = cli_parse_u64(cmd, "--seed", optarg, &seed); break;
         case O_PEAK: peak = 1; break;
         case O_NOPH: phases = 0; break;
-        case O_DENSE: dense_input = 1; break;
+        case O_DENSE: input_mode = 1; break;
+        case O_CSR: input_mode = 2; break;
+        case O_DENSITY: bad = cli_parse_f64(cmd, "--density", optarg, 0, 1, &density); break;
         case O_JSON: as_json = 1; break;
         default: return 2;
         }
@@ -497,7 +506,8 @@ int cmd_bench_train(int argc, char **argv) {
         rc = cli_fail(cmd, st);
         goto done;
     }
-    /* data: nonnegative, log1p-count-like values, about 80% zeros */
+    /* data: nonnegative, log1p-count-like values, a fraction `density` of them nonzero (x and
+     * y both) */
     x = cw_malloc_array((size_t)(B * G), sizeof(float));
     y = cw_malloc_array((size_t)(B * G), sizeof(float));
     t = calloc((size_t)steps, sizeof(double));
@@ -511,13 +521,14 @@ int cmd_bench_train(int argc, char **argv) {
         cw_rng_substream(&drng, seed, 2);
         for (int64_t i = 0; i < B * G; i++) {
             double u = cw_rng_uniform(&drng), v = cw_rng_uniform(&drng);
-            x[i] = u < 0.8 ? 0.0f : (float)log1p(1.0 + 4.0 * v);
+            x[i] = u < 1.0 - density ? 0.0f : (float)log1p(1.0 + 4.0 * v);
             u = cw_rng_uniform(&drng);
             v = cw_rng_uniform(&drng);
-            y[i] = u < 0.8 ? 0.0f : (float)log1p(1.0 + 5.0 * v);
+            y[i] = u < 1.0 - density ? 0.0f : (float)log1p(1.0 + 5.0 * v);
         }
     }
-    if (!dense_input && cw_cmvae_takes_x_csr(&m)) {
+    if (input_mode == 2 ? cw_cmvae_takes_x_csr(&m)
+                        : input_mode == 0 && cw_cmvae_csr_input_pays(&m, density)) {
         st = cw_csr_from_dense(&xs, x, B, G);
         if (st) {
             rc = cli_fail(cmd, st);

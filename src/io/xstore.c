@@ -66,6 +66,12 @@ void cw_xstore_wrap(cw_xstore *s, const cw_csr *x) {
     s->borrowed = 1;
 }
 
+double cw_xstore_stored_fraction(const cw_xstore *s) {
+    if (s->dense || s->nrows <= 0 || s->ncols <= 0) return 1;
+    const int64_t nnz = s->h ? cw_h5ad_x_nnz(s->h) : s->all.nnz;
+    return (double)nnz / ((double)s->nrows * (double)s->ncols);
+}
+
 static const char *src_name(const cw_xstore *s) { return s->h ? cw_h5ad_path(s->h) : "X"; }
 
 void cw_xstore_close(cw_xstore *s) {

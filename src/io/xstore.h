@@ -56,6 +56,10 @@ void cw_xstore_close(cw_xstore *s);
  * in memory already. */
 void cw_xstore_wrap(cw_xstore *s, const cw_csr *x);
 
+/* The fraction of X's values the file stores: nnz / (n_obs n_vars) for a CSR X, 1 for a dense
+ * one (every value stored), the same in memory and streaming; 1 for an empty X. */
+double cw_xstore_stored_fraction(const cw_xstore *s);
+
 /* Bytes one row takes in a window (0 in memory: nothing to plan). */
 int64_t cw_xstore_row_bytes(const cw_xstore *s, int64_t row);
 

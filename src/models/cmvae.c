@@ -129,7 +129,7 @@ static int64_t layout_arena(cw_cmvae *m, real *base) {
     TAKE(d_hcpre, H);
     TAKE(mmd_scratch, cw_mmd_scratch_size(B, B));
     TAKE(dag_scratch, cw_dag_scratch_size(B, Z));
-    TAKE(csr_wt, cw_cmvae_takes_x_csr(m) ? cw_linear_csr_scratch_size(He) : 0);
+    TAKE(csr_wt, cw_cmvae_takes_x_csr(m) ? cw_linear_csr_scratch_size(B, He) : 0);
 #undef TAKE
     return off;
 }
@@ -317,12 +317,8 @@ cw_status cw_cmvae_init(cw_cmvae *m, const cw_cmvae_config *cfg, cw_rng *rng) {
     }
     memset(m->arena, 0, (size_t)m->arena_size * sizeof(real));
     if (cw_cmvae_takes_x_csr(m)) {
-        /* the sparse fc1 runs on one thread: split over 2 threads its 128 units gave each too
-         * little work (Norman size, 2 threads: encoder phase 2.22 ms against 0.80 on one
-         * thread, step 7.8-8.1 ms against 6.6-6.8) */
-        m->csr_slots = 1;
-        m->csr_iwork = cw_malloc_array(
-            (size_t)cw_linear_csr_iwork_size(cfg->batch, m->csr_slots), sizeof(int64_t));
+        m->csr_iwork =
+            cw_malloc_array((size_t)cw_linear_csr_iwork_size(cfg->batch), sizeof(int64_t));
         if (!m->csr_iwork) {
             cw_cmvae_free(m);
             return cw_fail(CW_ENOMEM, "cmvae: out of memory");
@@ -382,6 +378,10 @@ cw_status cw_cmvae_set_shard(cw_cmvae *m, int rank, int size) {
 
 int cw_cmvae_takes_x_csr(const cw_cmvae *m) {
     return !m->has_gnn && m->cfg.kind != CW_MODEL_SENA;
+}
+
+int cw_cmvae_csr_input_pays(const cw_cmvae *m, double stored_fraction) {
+    return cw_cmvae_takes_x_csr(m) && stored_fraction < CW_CMVAE_CSR_MAX_FRACTION;
 }
 
 cw_status cw_cmvae_set_x_csr(cw_cmvae *m, const cw_csr *xs) {
@@ -447,7 +447,7 @@ static void encode(cw_cmvae *m, int64_t n, const cw_csr *xs) {
     if (xs) {
         const real *w1 = cw_cmvae_param(m, CW_CMVAE_FC1_W);
         cw_linear_forward_csr(m->h1, xs, w1, In, cw_cmvae_param(m, CW_CMVAE_FC1_B), He, m->csr_wt,
-                              m->csr_iwork, m->csr_slots);
+                              m->csr_iwork);
         /* the dense columns after x (multihot, extra inputs) */
         if (In > G) cw_gemm(0, 1, n, He, In - G, 1, m->enc + G, In, w1 + G, In, 1, m->h1, He);
         cw_lrelu_forward(m->h1, m->h1, n * He);
@@ -781,7 +781,7 @@ void cw_cmvae_backward(cw_cmvae *m) {
     else if (m->x_csr) { /* no input gradient: without a GNN, fc1's input is data */
         real *gw1 = cw_cmvae_grad(m, CW_CMVAE_FC1_W);
         cw_linear_backward_csr(gw1, cw_cmvae_grad(m, CW_CMVAE_FC1_B), m->d_h1pre, m->x_csr, In,
-                               He, m->csr_wt, m->csr_iwork, m->csr_slots);
+                               He, m->csr_wt, m->csr_iwork);
         if (In > G) /* the dense columns after x */
             cw_gemm(1, 0, He, In - G, n, 1, m->d_h1pre, He, m->enc + G, In, 1, gw1 + G, In);
     } else /* weight and bias gradients; the input gradient is done above */

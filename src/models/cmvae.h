@@ -149,8 +149,7 @@ typedef struct {
     /* sparse encoder input (cw_cmvae_set_x_csr): the one given for the next forward, the one
      * the last forward used (NULL: dense); fc1's CSR scratch */
     const cw_csr *x_csr_next, *x_csr;
-    int64_t *csr_iwork; /* cw_linear_csr_iwork_size(B, csr_slots) */
-    int csr_slots;      /* threads the sparse fc1 may use (1, see cw_cmvae_init) */
+    int64_t *csr_iwork; /* cw_linear_csr_iwork_size(B) */
 
     real *arena; /* one allocation; the pointers below point into it */
     /* forward state, batch rows n = cfg.batch */
@@ -184,7 +183,7 @@ typedef struct {
     real *d_hc, *d_hcpre;      /* (H) */
     real *mmd_scratch;         /* (2B, 2B) */
     real *dag_scratch;         /* 2 B Z */
-    real *csr_wt;              /* cw_linear_csr_scratch_size(He) when fc1 can read a CSR x */
+    real *csr_wt;              /* cw_linear_csr_scratch_size(B, He) when fc1 reads a CSR x */
     int64_t arena_size;        /* reals */
 
     /* what backward needs from the last forward */
@@ -245,6 +244,17 @@ cw_status cw_cmvae_set_shard(cw_cmvae *m, int rank, int size);
 cw_status cw_cmvae_set_x_csr(cw_cmvae *m, const cw_csr *xs);
 /* 1 when the model's fc1 can read a CSR x (cw_cmvae_set_x_csr is not ignored) */
 int cw_cmvae_takes_x_csr(const cw_cmvae *m);
+/* The stored fraction of X (io/xstore.h cw_xstore_stored_fraction) below which the trainer
+ * gives fc1 the CSR batch. Both paths touch all of W and its gradient each step, so the CSR one
+ * only wins when there are few entries. Encoder phase at Norman size (G 5000, He 128, batch
+ * 32), CSR against dense, two runs each: 2 % stored 0.30-0.38 / 0.50-0.55 ms on 2 threads,
+ * 0.51-0.61 / 0.77-0.82 on 1; 15 %: 0.46-0.57 / 0.50-0.54 and 0.69-0.82 / 0.78-0.88; 20 %:
+ * 0.48-0.63 / 0.50-0.57 and 0.89-1.17 / 0.76-0.80 (doc/PERFORMANCE.md). A property of the data,
+ * not of the thread count: the two paths round differently, and a run's result must not depend
+ * on its threads. */
+#define CW_CMVAE_CSR_MAX_FRACTION 0.15
+/* 1 when the model takes a CSR x and a stored fraction of X this low makes it pay */
+int cw_cmvae_csr_input_pays(const cw_cmvae *m, double stored_fraction);
 
 /* Forward over one batch: x (B, G) paired controls, extra (B, E) their extra inputs (NULL when
  * E = 0), y (B, G) real cells of target k; k in [0, C), k2 in [0, C) or -1; noise NULL or with

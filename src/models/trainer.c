@@ -352,6 +352,13 @@ static cw_status run(const cw_train_opts *o, int resume) {
     if (!quiet && nproc > 1)
         printf("data parallel over %d processes: %lld to %lld cells of each batch per process\n",
                nproc, (long long)(o->batch / nproc), (long long)((o->batch + nproc - 1) / nproc));
+    /* fc1 reads the batch as CSR when X is sparse enough for that to pay (a property of the data,
+     * so a resumed or streamed run takes the same path) */
+    const double stored = cw_xstore_stored_fraction(&s.x);
+    const int fc1_csr = cw_cmvae_csr_input_pays(&s.model, stored);
+    if (!quiet && cw_cmvae_takes_x_csr(&s.model))
+        printf("fc1 input: %s (X stores %.1f %% of its values; CSR below %.0f %%)\n",
+               fc1_csr ? "CSR" : "dense", 100.0 * stored, 100.0 * CW_CMVAE_CSR_MAX_FRACTION);
     const int64_t row0 = s.model.shard_row0, rows = s.model.shard_rows;
     int64_t end = o->epochs;
     if (o->stop_after > 0 && o->stop_after < end) end = o->stop_after;
@@ -373,7 +380,7 @@ static cw_status run(const cw_train_opts *o, int resume) {
                 st = load_window(&s, b, o->batch, row0, rows);
             if (st == CW_OK) st = cw_xstore_gather(&s.x, s.ctrl_cells, rows, s.xb);
             if (st == CW_OK) st = cw_xstore_gather(&s.x, cells, o->batch, s.yb);
-            if (st == CW_OK && cw_cmvae_takes_x_csr(&s.model)) { /* fc1 visits the stored entries */
+            if (st == CW_OK && fc1_csr) { /* fc1 visits the stored entries */
                 st = cw_xstore_gather_csr(&s.x, s.ctrl_cells, rows, &s.xcsr, &s.xcsr_rows,
                                           &s.xcsr_nnz);
                 if (st == CW_OK) st = cw_cmvae_set_x_csr(&s.model, &s.xcsr);

@@ -5,6 +5,8 @@
 #include "nn/activation.h"
 #include "nn/transpose.h"
 
+#include <string.h>
+
 void cw_linear_forward(real *out, const real *inp, const real *weight, const real *bias,
                        int64_t n, int64_t in, int64_t out_dim) {
     if (bias) {
@@ -174,93 +176,113 @@ static int csr_block_used(const cw_csr *xs, const int64_t *cursor, int64_t j1) {
     return 0;
 }
 
-/* threads for nnz entries times out_dim units (at most `slots`, iwork's thread slots) and this
- * thread's unit range among them */
-static int csr_threads(const cw_csr *xs, int64_t out_dim, int slots) {
-    if (omp_in_parallel() || xs->nnz * out_dim < ((int64_t)1 << 18)) return 1;
-    int t = omp_get_max_threads();
-    if (t > slots) t = slots;
-    const int64_t by64 = (out_dim + 63) / 64; /* one 64-unit register block per thread at least */
-    return t > by64 ? (int)by64 : t < 1 ? 1 : t;
+/* the chunk count for IN input columns: fixed by the shape, never by the thread count, so the
+ * forward's partial sums (and so its bits) are the same on any number of threads */
+static int csr_chunks(int64_t in) {
+    const int64_t blocks = (in + CW_LINEAR_CSR_BLOCK - 1) / CW_LINEAR_CSR_BLOCK;
+    return blocks < CW_LINEAR_CSR_CHUNKS ? (int)(blocks > 0 ? blocks : 1) : CW_LINEAR_CSR_CHUNKS;
 }
 
-static void csr_range(int64_t out_dim, int nt, int tid, int64_t *o0, int64_t *o1) {
-    int64_t chunk = (out_dim + nt - 1) / nt;
-    chunk = (chunk + 63) / 64 * 64 < out_dim ? (chunk + 63) / 64 * 64 : chunk;
-    *o0 = (int64_t)tid * chunk < out_dim ? (int64_t)tid * chunk : out_dim;
-    *o1 = *o0 + chunk < out_dim ? *o0 + chunk : out_dim;
+/* chunk c of `chunks`: input columns [*j0, *j1), whole blocks */
+static void csr_chunk_cols(int64_t in, int chunks, int c, int64_t *j0, int64_t *j1) {
+    const int64_t blocks = (in + CW_LINEAR_CSR_BLOCK - 1) / CW_LINEAR_CSR_BLOCK;
+    const int64_t b0 = blocks * c / chunks, b1 = blocks * (c + 1) / chunks;
+    *j0 = b0 * CW_LINEAR_CSR_BLOCK < in ? b0 * CW_LINEAR_CSR_BLOCK : in;
+    *j1 = b1 * CW_LINEAR_CSR_BLOCK < in ? b1 * CW_LINEAR_CSR_BLOCK : in;
 }
 
+/* cursor[i] = the first entry of row i at column >= j0 */
+static void csr_cursors(const cw_csr *xs, int64_t j0, int64_t *cursor) {
+    for (int64_t i = 0; i < xs->nrows; i++) {
+        int64_t lo = xs->indptr[i], hi = xs->indptr[i + 1];
+        while (lo < hi) {
+            const int64_t mid = lo + (hi - lo) / 2;
+            if (xs->indices[mid] < j0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        cursor[i] = lo;
+    }
+}
+
+/* out (N, OUT) += the entries of input columns [J0, J1) (whole blocks from J0) */
 static void csr_forward_range(real *out, const cw_csr *xs, const real *weight, int64_t ldw,
-                              int64_t out_dim, int64_t o0, int64_t o1, real *wt, int64_t *cursor) {
-    const int64_t n = xs->nrows, in = xs->ncols, BLK = CW_LINEAR_CSR_BLOCK;
-    for (int64_t i = 0; i < n; i++) cursor[i] = xs->indptr[i];
-    for (int64_t j0 = 0; j0 < in; j0 += BLK) {
-        const int64_t jw = in - j0 < BLK ? in - j0 : BLK;
+                              int64_t out_dim, int64_t J0, int64_t J1, real *wt,
+                              int64_t *cursor) {
+    const int64_t n = xs->nrows, BLK = CW_LINEAR_CSR_BLOCK;
+    csr_cursors(xs, J0, cursor);
+    for (int64_t j0 = J0; j0 < J1; j0 += BLK) {
+        const int64_t jw = J1 - j0 < BLK ? J1 - j0 : BLK;
         if (!csr_block_used(xs, cursor, j0 + jw)) continue;
-        /* wt (jw, OUT), this range's columns: W[o0:o1, j0:j0+jw]^T */
-        csr_block_transpose(wt + o0, out_dim, weight + o0 * ldw + j0, ldw, jw, o1 - o0);
+        /* wt (jw, OUT): W[:, j0:j0+jw]^T */
+        csr_block_transpose(wt, out_dim, weight + j0, ldw, jw, out_dim);
         /* out_i += x_ij wt_(j - j0) for the row's entries in the block, in column order */
         for (int64_t i = 0; i < n; i++) {
             const int64_t p0 = cursor[i], e = xs->indptr[i + 1];
             int64_t p = p0;
             while (p < e && xs->indices[p] < j0 + jw) p++;
-            csr_row_block_fwd(out + i * out_dim + o0, xs->indices + p0, xs->data + p0, p - p0,
-                              wt + o0, out_dim, j0, o1 - o0);
+            csr_row_block_fwd(out + i * out_dim, xs->indices + p0, xs->data + p0, p - p0, wt,
+                              out_dim, j0, out_dim);
             cursor[i] = p;
         }
     }
 }
 
 static void csr_backward_range(real *dweight, const real *dout, const cw_csr *xs, int64_t ldw,
-                               int64_t out_dim, int64_t o0, int64_t o1, real *wt, int64_t *iw);
+                               int64_t out_dim, int64_t J0, int64_t J1, real *wt, int64_t *iw);
 
-/* One kernel call: forward (out, weight) or backward (dweight, dout), each thread on its range
- * of the OUT units with its own iwork slot. */
-typedef struct {
-    int backward;
-    real *dst;        /* out or dweight */
-    const real *src;  /* weight or dout */
-    const cw_csr *xs;
-    int64_t ldw, out_dim;
-    real *wt;
-} csr_job;
-
-static void csr_run(const csr_job *j, int64_t *iwork, int slots) {
-    const int nt = csr_threads(j->xs, j->out_dim, slots);
-    const int64_t slot = cw_linear_csr_iwork_size(j->xs->nrows, 1);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const int tid = omp_get_thread_num();
-        int64_t o0, o1;
-        csr_range(j->out_dim, omp_get_num_threads(), tid, &o0, &o1);
-        int64_t *iw = iwork + tid * slot;
-        if (o0 < o1 && j->backward)
-            csr_backward_range(j->dst, j->src, j->xs, j->ldw, j->out_dim, o0, o1, j->wt, iw);
-        else if (o0 < o1)
-            csr_forward_range(j->dst, j->xs, j->src, j->ldw, j->out_dim, o0, o1, j->wt, iw);
+/* One kernel call, chunk by chunk of the input columns (csr_chunks), each chunk with its own
+ * slice of iwork and wt, the chunks spread over the threads. Forward: chunk 0 adds into out,
+ * chunk c > 0 into partial c (after wt's slices), which are then added to out in chunk order.
+ * Backward: each chunk writes its own columns of dweight. */
+static void csr_run(int backward, real *dst, const real *src, const cw_csr *xs, int64_t ldw,
+                    int64_t out_dim, real *wt, int64_t *iwork) {
+    const int64_t n = xs->nrows, islot = cw_linear_csr_iwork_size(n) / CW_LINEAR_CSR_CHUNKS;
+    const int64_t wslot = CW_LINEAR_CSR_BLOCK * out_dim, no = n * out_dim;
+    real *part = wt + CW_LINEAR_CSR_CHUNKS * wslot; /* (chunks - 1) partial outputs */
+    const int chunks = csr_chunks(xs->ncols);
+    const int par = !omp_in_parallel() && chunks > 1 && xs->nnz * out_dim >= ((int64_t)1 << 18);
+#pragma omp parallel for schedule(static) if (par)
+    for (int c = 0; c < chunks; c++) {
+        int64_t j0, j1;
+        csr_chunk_cols(xs->ncols, chunks, c, &j0, &j1);
+        real *w = wt + c * wslot;
+        int64_t *iw = iwork + c * islot;
+        if (backward) {
+            csr_backward_range(dst, src, xs, ldw, out_dim, j0, j1, w, iw);
+        } else {
+            real *o = c == 0 ? dst : part + (c - 1) * no;
+            if (c > 0) memset(o, 0, (size_t)no * sizeof(real));
+            csr_forward_range(o, xs, src, ldw, out_dim, j0, j1, w, iw);
+        }
     }
+    if (!backward)
+        for (int c = 1; c < chunks; c++) {
+            const real *pc = part + (c - 1) * no;
+#pragma omp parallel for simd schedule(static) if (par && no >= CW_OMP_MIN_ELEMS)
+            for (int64_t i = 0; i < no; i++) dst[i] += pc[i];
+        }
 }
 
 void cw_linear_forward_csr(real *out, const cw_csr *xs, const real *weight, int64_t ldw,
-                           const real *bias, int64_t out_dim, real *wt, int64_t *iwork,
-                           int slots) {
+                           const real *bias, int64_t out_dim, real *wt, int64_t *iwork) {
     const int64_t n = xs->nrows;
-    CW_ASSERT(ldw >= xs->ncols && slots >= 1);
+    CW_ASSERT(ldw >= xs->ncols);
     for (int64_t i = 0; i < n; i++)
         for (int64_t o = 0; o < out_dim; o++) out[i * out_dim + o] = bias ? bias[o] : 0;
-    csr_run(&(csr_job){0, out, weight, xs, ldw, out_dim, wt}, iwork, slots);
+    csr_run(0, out, weight, xs, ldw, out_dim, wt, iwork);
 }
 
 static void csr_backward_range(real *dweight, const real *dout, const cw_csr *xs, int64_t ldw,
-                               int64_t out_dim, int64_t o0, int64_t o1, real *wt, int64_t *iw) {
-    const int64_t n = xs->nrows, in = xs->ncols, BLK = CW_LINEAR_CSR_BLOCK;
+                               int64_t out_dim, int64_t J0, int64_t J1, real *wt, int64_t *iw) {
+    const int64_t n = xs->nrows, BLK = CW_LINEAR_CSR_BLOCK;
     /* iw: row cursors (n), the block's column pointers (BLK + 1), its entries' rows and
      * positions in xs (BLK n each): the block in CSC form, rows in order within a column */
     int64_t *cursor = iw, *colptr = cursor + n, *rows = colptr + BLK + 1, *pos = rows + BLK * n;
-    for (int64_t i = 0; i < n; i++) cursor[i] = xs->indptr[i];
-    for (int64_t j0 = 0; j0 < in; j0 += BLK) {
-        const int64_t jw = in - j0 < BLK ? in - j0 : BLK;
+    csr_cursors(xs, J0, cursor);
+    for (int64_t j0 = J0; j0 < J1; j0 += BLK) {
+        const int64_t jw = J1 - j0 < BLK ? J1 - j0 : BLK;
         if (!csr_block_used(xs, cursor, j0 + jw)) continue; /* dW gets 0 there */
         for (int64_t c = 0; c <= jw; c++) colptr[c] = 0;
         for (int64_t i = 0; i < n; i++)
@@ -278,20 +300,19 @@ static void csr_backward_range(real *dweight, const real *dout, const cw_csr *xs
             }
             cursor[i] = p;
         }
-        /* wt (jw, OUT), this range's columns: row c = sum over column j0 + c's entries
-         * x_ij dout_i, rows in order */
+        /* wt (jw, OUT): row c = sum over column j0 + c's entries x_ij dout_i, rows in order */
         for (int64_t c = 0, start = 0; c < jw; start = colptr[c], c++)
-            csr_col_block_bwd(wt + c * out_dim + o0, rows + start, pos + start,
-                              colptr[c] - start, xs->data, dout + o0, out_dim, o1 - o0);
-        csr_block_transpose_add(dweight + o0 * ldw + j0, ldw, wt + o0, out_dim, jw, o1 - o0);
+            csr_col_block_bwd(wt + c * out_dim, rows + start, pos + start, colptr[c] - start,
+                              xs->data, dout, out_dim, out_dim);
+        csr_block_transpose_add(dweight + j0, ldw, wt, out_dim, jw, out_dim);
     }
 }
 
 void cw_linear_backward_csr(real *dweight, real *dbias, const real *dout, const cw_csr *xs,
-                            int64_t ldw, int64_t out_dim, real *wt, int64_t *iwork, int slots) {
+                            int64_t ldw, int64_t out_dim, real *wt, int64_t *iwork) {
     const int64_t n = xs->nrows;
-    CW_ASSERT(ldw >= xs->ncols && slots >= 1);
+    CW_ASSERT(ldw >= xs->ncols);
     if (dbias) cw_bias_backward(dbias, dout, n, out_dim);
     if (!dweight) return;
-    csr_run(&(csr_job){1, dweight, dout, xs, ldw, out_dim, wt}, iwork, slots);
+    csr_run(1, dweight, dout, xs, ldw, out_dim, wt, iwork);
 }

@@ -52,24 +52,29 @@ void cw_masked_linear_backward(real *dinp, real *dweight, real *dbias, real *dsc
  * column's entries' x_ij dout_i into it (the block in CSC form) and adds its transpose to
  * dweight. Values equal the dense layer's up to summation order: each output sums its entries in
  * increasing column order after the bias, each weight-gradient element its rows in increasing
- * order (the float AVX2 path and the plain one give the same bits, at any thread count). Blocks
- * without entries are skipped. OpenMP threads split the OUT units (up to `slots` threads, one
- * per 64 units, above 2^18 nnz OUT; not inside a parallel region). Scratch: wt
- * cw_linear_csr_scratch_size(OUT) reals, iwork cw_linear_csr_iwork_size(N, slots) int64. */
+ * order (the float AVX2 path and the plain one give the same bits). Blocks without entries are
+ * skipped. The input columns are cut into min(CW_LINEAR_CSR_CHUNKS, blocks) chunks of whole
+ * blocks, a count fixed by IN, and OpenMP threads share the chunks (above 2^18 nnz OUT; not
+ * inside a parallel region): backward, each chunk writes its own columns of dweight; forward,
+ * each chunk sums its entries into its own partial output (chunk 0 into out, after the bias) and
+ * the partials are added to out in chunk order. So the bits are the same at any thread count.
+ * Scratch: wt cw_linear_csr_scratch_size(N, OUT) reals, iwork cw_linear_csr_iwork_size(N)
+ * int64. */
 #define CW_LINEAR_CSR_BLOCK 64
-static inline int64_t cw_linear_csr_scratch_size(int64_t out_dim) {
-    return CW_LINEAR_CSR_BLOCK * out_dim;
+#define CW_LINEAR_CSR_CHUNKS 4
+static inline int64_t cw_linear_csr_scratch_size(int64_t n, int64_t out_dim) {
+    return CW_LINEAR_CSR_CHUNKS * CW_LINEAR_CSR_BLOCK * out_dim +
+           (CW_LINEAR_CSR_CHUNKS - 1) * n * out_dim;
 }
-static inline int64_t cw_linear_csr_iwork_size(int64_t n, int slots) {
-    return (int64_t)slots * (n + CW_LINEAR_CSR_BLOCK + 1 + 2 * CW_LINEAR_CSR_BLOCK * n);
+static inline int64_t cw_linear_csr_iwork_size(int64_t n) {
+    return CW_LINEAR_CSR_CHUNKS * (n + CW_LINEAR_CSR_BLOCK + 1 + 2 * CW_LINEAR_CSR_BLOCK * n);
 }
 /* linear, CSR input: xs (N, IN), weight (OUT, ldw), bias (OUT) or NULL -> out (N, OUT) */
 void cw_linear_forward_csr(real *out, const cw_csr *xs, const real *weight, int64_t ldw,
-                           const real *bias, int64_t out_dim, real *wt, int64_t *iwork,
-                           int slots);
+                           const real *bias, int64_t out_dim, real *wt, int64_t *iwork);
 /* accumulates: dweight (OUT, ldw) columns [0, IN) += dout^T x, dbias (OUT) += sum_n dout (NULL
  * to skip); dout (N, OUT). No input gradient (x is data). */
 void cw_linear_backward_csr(real *dweight, real *dbias, const real *dout, const cw_csr *xs,
-                            int64_t ldw, int64_t out_dim, real *wt, int64_t *iwork, int slots);
+                            int64_t ldw, int64_t out_dim, real *wt, int64_t *iwork);
 
 #endif
