@@ -34,13 +34,21 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libcauseway.a
 PROG := $(BUILD)/causeway
 
-.PHONY: all check bench asan demo clean deps tests
+.PHONY: all check bench asan demo clean deps tests FORCE
 all: $(PROG)
+
+# Everything is rebuilt when the flags change (MPI=0/1, CFLAGS, NATIVE, ...): the objects depend
+# on a file holding the flags, rewritten only when they differ from the last build's.
+FLAGS_STAMP := $(BUILD)/.build-flags
+FLAGS_NOW := $(CC) $(CFLAGS) | $(LDFLAGS) $(LDLIBS)
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@if [ x'$(FLAGS_NOW)' != x"$$(cat $@ 2>/dev/null)" ]; then echo '$(FLAGS_NOW)' > $@; fi
 
 # Leaky-ReLU blends (src/nn/activation.c header): no trapping math, values unchanged.
 $(BUILD)/src/nn/activation.o: override CFLAGS += -fno-trapping-math
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -48,10 +56,11 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(PROG): $(CLI_OBJ) $(LIB)
+$(PROG): $(CLI_OBJ) $(LIB) $(FLAGS_STAMP)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB) $(CLI_SRC) $(wildcard src/*/*.h)
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIB) $(CLI_SRC) $(wildcard src/*/*.h) \
+                  $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) $(CMOCKA_LIBS)
 
