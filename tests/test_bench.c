@@ -98,14 +98,16 @@ static void test_train_grace_json(void **state) {
     for (int i = 0; i < 5; i++) assert_true(num(o, keys[i]) > 0);
     json_t *ph = json_object_get(o, "phases");
     assert_true(json_is_object(ph));
-    const char *phases[] = {"encoder", "gnn", "dag", "decoder", "mmd", "adam", "other"};
+    const char *phases[] = {"encoder", "gnn",  "sample", "intervention", "dag",
+                            "decoder", "mmd", "losses", "adam",        "other"};
     double share = 0;
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 10; i++) {
         json_t *p = json_object_get(ph, phases[i]);
         if (!json_is_object(p)) fail_msg("phase '%s' missing", phases[i]);
         share += num(p, "share");
-        if (i < 6) assert_true(num(p, "ms") > 0);
+        if (i < 9) assert_true(num(p, "ms") > 0);
     }
+    assert_null(json_object_get(ph, "comm")); /* one process: no all-reduce */
     assert_true(fabs(share - 1) < 1e-6); /* "other" is the rest of the step */
     json_decref(o);
 
@@ -123,8 +125,8 @@ static void test_train_grace_table(void **state) {
     if (rc != 0) fail_msg("exit %d\n%s", rc, out);
     const char *want[] = {"model grace:", "random graph 80 nodes / 400 directed edges",
                           "validation: ok", "median ms", "% peak", "sgemm peak",
-                          "phase shares", "encoder", "gnn", "dag", "decoder", "mmd", "adam",
-                          "other", "+ 2BGH + 2BE + 8BN"};
+                          "phase shares", "timed inside each step", "encoder", "gnn", "sample",
+                          "intervention", "dag", "decoder", "mmd", "losses", "adam", "other", "+ 2BGH + 2BE + 8BN"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(out, want[i])) fail_msg("'%s' missing:\n%s", want[i], out);
 }

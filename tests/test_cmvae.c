@@ -1,7 +1,8 @@
 /* test_cmvae.c: the float CMVAE of libcauseway.a (src/models/cmvae.c; spec grace_cmvae.md §4.0,
  * §4.1, §5.3, §5.4): the training step allocates nothing, 50 Adam steps on a fixed batch lower
  * the loss, initialisation statistics follow §4.0, the schedules match §5.3, a non-finite loss
- * stops the step with the parameters untouched, and init frees everything on allocation failure.
+ * stops the step with the parameters untouched, init frees everything on allocation failure,
+ * and the step's phase timing (cw_cmvae_prof) changes no value and covers the step.
  * Gradients are checked in double by tests/test_cmvae_gradcheck.c; parity with PyTorch by
  * tests/test_cmvae_parity.c.
  */
@@ -11,6 +12,7 @@
 
 #include "core/alloc.h"
 #include "core/rng.h"
+#include "core/timer.h"
 
 #include <math.h>
 
@@ -63,6 +65,48 @@ static void test_step_allocates_nothing_and_adam_descends(void **state) {
            last.kl, last.l1);
     assert_true(last.total < 0.8 * first.total);
     cw_cmvae_free(&m);
+}
+
+/* cw_cmvae_prof: the marks change no value (same bits with and without them over steps that
+ * draw their noise), every phase of a cmvae step gets time, the ones it does not have (gnn,
+ * comm alone) get none, and the phases cover the step (they add up to nearly its wall time) */
+static void test_step_profile(void **state) {
+    (void)state;
+    cw_cmvae a, b;
+    cw_rng ra, rb, rd;
+    cw_rng_seed(&ra, 9);
+    cw_rng_seed(&rb, 9);
+    init_model(&a, &ra, 0);
+    init_model(&b, &rb, 0);
+    cw_rng_seed(&rd, 4);
+    static float x[B * G], y[B * G], eps[B * Z];
+    make_batch(&rd, x, y, eps);
+    cw_cmvae_prof prof;
+    memset(&prof, 0, sizeof prof);
+    b.prof = &prof;
+    const cw_cmvae_sched w = {1.0, 0.5, 1.5};
+    double wall = 0;
+    for (int s = 0; s < 20; s++) {
+        assert_int_equal(cw_cmvae_train_step(&a, x, NULL, y, s % C, -1, NULL, &ra, w, NULL), CW_OK);
+        const double t0 = cw_now();
+        assert_int_equal(cw_cmvae_train_step(&b, x, NULL, y, s % C, -1, NULL, &rb, w, NULL), CW_OK);
+        wall += cw_now() - t0;
+    }
+    const size_t bytes = (size_t)(4 * a.table.total) * sizeof(float); /* params, grads, m, v */
+    assert_memory_equal(a.params, b.params, bytes);
+    double sum = 0;
+    for (int p = 0; p < CW_PHASE_N; p++) {
+        const int absent = p == CW_PHASE_GNN || p == CW_PHASE_COMM;
+        printf("  %-12s %9.1f us\n", cw_cmvae_phase_name(p), prof.sec[p] * 1e6);
+        if (absent ? prof.sec[p] != 0 : !(prof.sec[p] > 0))
+            fail_msg("phase %s: %g s", cw_cmvae_phase_name(p), prof.sec[p]);
+        sum += prof.sec[p];
+    }
+    printf("  phases %.1f us of %.1f us of steps\n", sum * 1e6, wall * 1e6);
+    assert_true(sum <= wall && sum > 0.5 * wall);
+    assert_int_equal(prof.cur, -1); /* closed at the end of the step */
+    cw_cmvae_free(&a);
+    cw_cmvae_free(&b);
 }
 
 static void test_init_statistics(void **state) {
@@ -195,6 +239,7 @@ static void test_schedules(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_step_allocates_nothing_and_adam_descends),
+        cmocka_unit_test(test_step_profile),
         cmocka_unit_test(test_init_statistics),
         cmocka_unit_test(test_init_allocation_failures),
         cmocka_unit_test(test_nonfinite_loss_stops),

@@ -35,22 +35,21 @@
  *             lin_r 2 * 2BN; backward lin_l and lin_r weights 2 * 2BN (no input gradient)
  *             = cmvae + 2BGH + 2BE + 8BN            (gcn/gat: the same count is printed)
  *
- * Phase shares: after the timed steps, each phase of the step is replayed in isolation on the
- * model's own buffers at the step's shapes (the same library calls the step makes, forward and
- * backward), timed over as many repetitions as steps, and its median is divided by the step's
- * median; "other" is the step's median minus the phases' sum (noise, elementwise losses, the
- * intervention MLP, sampling, memsets; negative means the isolated phases ran slower than in
- * the step). Phases and their FLOPs:
- *   encoder  fc1 + lrelu, fc_mean, fc_var + softplus and their backward  4BGH + 12BHZ (grace +2BGH;
- *            sparse x: 4 nnz H + 12BHZ)
- *   gnn      cw_gnn_forward + cw_gnn_backward                             2BE + 8BN
- *   dag      two solves and two backward solves                           6BZ(Z-1)
- *   decoder  d1 + lrelu, d2 + lrelu, twice, and their backward            12BGH + 12BHZ
- *   mmd      cw_mmd_forward + cw_mmd_backward_set_dx (d y_hat)            10B^2 G
- *   adam     cw_adam_update_zero_grad over every parameter (the step's Adam with the gradient
- *            reset fused in)                                             (not counted)
- * This needs no hook inside models/cmvae.c; it measures the phases warm in cache, so shares of
- * small phases are lower bounds.
+ * Phase shares: during the timed steps the model's own marks (cw_cmvae_prof, models/cmvae.h)
+ * time every stretch of each step and add it to its phase: encoder, gnn (grace), sample (noise
+ * draws, reparameterisation), intervention, dag, decoder, mmd, losses (MSE, KL, L1, Laplacian,
+ * the finite check) and adam, each forward and backward together (comm, the all-reduces, is
+ * empty in one process and not shown). Each phase's median over the steps is divided by the
+ * step's median; "other" is the step's median minus the phases' medians (the phases cover the
+ * whole step, so it is the spread between medians and sums, near 0). The marks only read the
+ * clock (about 25 reads a step). FLOPs of the phases with GEMMs or solves:
+ *   encoder       fc1 + lrelu, fc_mean, fc_var + softplus, backward     4BGH + 12BHZ (grace +2BGH;
+ *                 sparse x: 4 nnz H + 12BHZ)
+ *   gnn           cw_gnn_forward + cw_gnn_backward                       2BE + 8BN
+ *   intervention  c2 (one row) and its backward                         6HZ
+ *   dag           two solves and two backward solves                     6BZ(Z-1)
+ *   decoder       d1 + lrelu, d2 + lrelu, twice, and their backward      12BGH + 12BHZ
+ *   mmd           cw_mmd_forward + cw_mmd_backward_set_dx (d y_hat)      10B^2 G
  */
 #include "cli/cli.h"
 #include "cli/cmd_bench_kernels.h"
@@ -206,134 +205,35 @@ static double bt_flops(int64_t B, int64_t G, int64_t Z, int64_t H) {
     return 16 * b * g * h + 24 * b * h * z + 6 * h * z + 6 * b * z * (z - 1) + 10 * b * b * g;
 }
 
-enum { PH_ENC, PH_GNN, PH_DAG, PH_DEC, PH_MMD, PH_ADAM, PH_N };
-static const char *const ph_names[PH_N] = {"encoder", "gnn", "dag", "decoder", "mmd", "adam"};
-static const char *const ph_what[PH_N] = {
+/* what each phase of the step covers (cw_cmvae_phase) */
+static const char *const ph_what[CW_PHASE_N] = {
     "fc1, fc_mean, fc_var (+ act.), fwd + bwd", "GNN encoder (SpMM, SAGE), fwd + bwd",
+    "noise draws, reparameterisation, fwd + bwd", "intervention MLP, z + s bc, fwd + bwd",
     "DAG triangular solves, fwd + bwd", "d1, d2 (+ act.) twice, fwd + bwd",
-    "MMD Gram blocks + kernel sums, fwd + bwd", "Adam over all parameters"};
+    "MMD Gram blocks + kernel sums, fwd + bwd", "MSE, KL, L1 terms, finite check",
+    "all-gather / all-reduce (MPI)", "Adam over all parameters"};
 
+/* FLOPs of a phase (the step's count, header comment); 0: not counted */
 static double ph_flops(int ph, const cw_cmvae *m) {
     const double b = (double)m->cfg.batch, g = (double)m->cfg.genes, z = (double)m->cfg.latent,
                  h = (double)m->cfg.hidden;
     switch (ph) {
-    case PH_ENC:
+    case CW_PHASE_ENCODER:
         if (m->x_csr) return 4 * (double)m->x_csr->nnz * h + 12 * b * h * z;
         return 4 * b * g * h + 12 * b * h * z + (m->has_gnn ? 2 * b * g * h : 0);
-    case PH_GNN:
+    case CW_PHASE_GNN:
         return m->has_gnn ? 2 * b * (double)m->gnn.nnz + 8 * b * (double)m->gnn.n_nodes : 0;
-    case PH_DAG: return 6 * b * z * (z - 1);
-    case PH_DEC: return 12 * b * g * h + 12 * b * h * z;
-    case PH_MMD: return 10 * b * b * g;
+    case CW_PHASE_INTERVENTION: return 6 * h * z;
+    case CW_PHASE_DAG: return 6 * b * z * (z - 1);
+    case CW_PHASE_DECODER: return 12 * b * g * h + 12 * b * h * z;
+    case CW_PHASE_MMD: return 10 * b * b * g;
     default: return 0;
     }
 }
 
-/* ---- phase replay -------------------------------------------------------------------------- */
-
-static real *PW(const cw_cmvae *m, int i) { return cw_cmvae_param(m, i); }
-static real *GW(const cw_cmvae *m, int i) { return cw_cmvae_grad(m, i); }
-
-static void ph_decoder(cw_cmvae *m, real *out, real *a, const real *u) {
-    const int64_t B = m->cfg.batch, G = m->cfg.genes, Z = m->cfg.latent, H = m->cfg.hidden;
-    cw_linear_forward(a, u, PW(m, CW_CMVAE_D1_W), PW(m, CW_CMVAE_D1_B), B, Z, H);
-    cw_lrelu_forward(a, a, B * H);
-    cw_linear_forward(out, a, PW(m, CW_CMVAE_D2_W), PW(m, CW_CMVAE_D2_B), B, H, G);
-    cw_lrelu_forward(out, out, B * G);
-    memset(m->d_pre, 0, (size_t)(B * G) * sizeof(real));
-    cw_lrelu_backward(m->d_pre, m->d_out, out, B * G);
-    memset(m->d_a, 0, (size_t)(B * H) * sizeof(real));
-    cw_linear_backward(m->d_a, GW(m, CW_CMVAE_D2_W), GW(m, CW_CMVAE_D2_B), m->d_pre, a,
-                       PW(m, CW_CMVAE_D2_W), B, H, G);
-    memset(m->d_apre, 0, (size_t)(B * H) * sizeof(real));
-    cw_lrelu_backward(m->d_apre, m->d_a, a, B * H);
-    memset(m->d_u, 0, (size_t)(B * Z) * sizeof(real));
-    cw_linear_backward(m->d_u, GW(m, CW_CMVAE_D1_W), GW(m, CW_CMVAE_D1_B), m->d_apre, u,
-                       PW(m, CW_CMVAE_D1_W), B, Z, H);
-}
-
-/* One run of phase ph on the model's buffers, as the step makes it (header comment). */
-static void ph_run(cw_cmvae *m, int ph) {
-    const int64_t B = m->cfg.batch, G = m->cfg.genes, Z = m->cfg.latent;
-    const int64_t He = m->enc_hidden, In = m->in_width;
-    switch (ph) {
-    case PH_ENC: {
-        if (m->x_csr) /* the step's sparse fc1 (cmvae: In == G) */
-            cw_linear_forward_csr(m->h1, m->x_csr, PW(m, CW_CMVAE_FC1_W), In,
-                                  PW(m, CW_CMVAE_FC1_B), He, m->csr_wt, m->csr_iwork);
-        else
-            cw_linear_forward(m->h1, m->enc, PW(m, CW_CMVAE_FC1_W), PW(m, CW_CMVAE_FC1_B), B, In,
-                              He);
-        cw_lrelu_forward(m->h1, m->h1, B * He);
-        cw_linear_forward(m->mu, m->h1, PW(m, CW_CMVAE_MEAN_W), PW(m, CW_CMVAE_MEAN_B), B, He, Z);
-        cw_linear_forward(m->vpre, m->h1, PW(m, CW_CMVAE_VAR_W), PW(m, CW_CMVAE_VAR_B), B, He, Z);
-        cw_softplus_forward(m->var, m->vpre, B * Z);
-        memset(m->d_h1, 0, (size_t)(B * He) * sizeof(real));
-        cw_linear_backward(m->d_h1, GW(m, CW_CMVAE_MEAN_W), GW(m, CW_CMVAE_MEAN_B), m->d_mu, m->h1,
-                           PW(m, CW_CMVAE_MEAN_W), B, He, Z);
-        cw_linear_backward(m->d_h1, GW(m, CW_CMVAE_VAR_W), GW(m, CW_CMVAE_VAR_B), m->d_vpre,
-                           m->h1, PW(m, CW_CMVAE_VAR_W), B, He, Z);
-        memset(m->d_h1pre, 0, (size_t)(B * He) * sizeof(real));
-        cw_lrelu_backward(m->d_h1pre, m->d_h1, m->h1, B * He);
-        real *d_in = m->has_gnn ? m->d_enc_in : NULL;
-        if (d_in) memset(d_in, 0, (size_t)(B * In) * sizeof(real));
-        if (m->x_csr)
-            cw_linear_backward_csr(GW(m, CW_CMVAE_FC1_W), GW(m, CW_CMVAE_FC1_B), m->d_h1pre,
-                                   m->x_csr, In, He, m->csr_wt, m->csr_iwork);
-        else
-            cw_linear_backward(d_in, GW(m, CW_CMVAE_FC1_W), GW(m, CW_CMVAE_FC1_B), m->d_h1pre,
-                               m->enc, PW(m, CW_CMVAE_FC1_W), B, In, He);
-        break;
-    }
-    case PH_GNN:
-        if (!m->has_gnn) break;
-        cw_gnn_forward(&m->gnn, m->enc_in, In, m->x, G, m->xi, B);
-        cw_gnn_backward(&m->gnn, m->d_enc_in, In);
-        break;
-    case PH_DAG: {
-        const real *g = PW(m, CW_CMVAE_G);
-        real *dg = GW(m, CW_CMVAE_G);
-        cw_dag_forward(m->u_int, m->zp, g, B, Z);
-        cw_dag_forward(m->u_obs, m->z, g, B, Z);
-        memset(m->d_zp, 0, (size_t)(B * Z) * sizeof(real));
-        cw_dag_backward(m->d_zp, dg, m->dag_scratch, m->d_u, m->u_int, g, B, Z);
-        memset(m->d_z, 0, (size_t)(B * Z) * sizeof(real));
-        cw_dag_backward(m->d_z, dg, m->dag_scratch, m->d_u, m->u_obs, g, B, Z);
-        break;
-    }
-    case PH_DEC:
-        ph_decoder(m, m->y_hat, m->a_int, m->u_int);
-        ph_decoder(m, m->x_recon, m->a_obs, m->u_obs);
-        break;
-    case PH_MMD:
-        (void)cw_mmd_forward(m->mmd_dist, m->y_hat, m->y, B, B, G, m->cfg.mmd_sigma,
-                             m->cfg.kernel_num);
-        cw_mmd_backward_set_dx(m->d_out, NULL, m->mmd_scratch, 1.0, m->y_hat, m->y, m->mmd_dist,
-                               B, B, G, m->cfg.mmd_sigma, m->cfg.kernel_num);
-        break;
-    case PH_ADAM:
-        m->t++;
-        cw_adam_update_zero_grad(m->params, m->grads, m->m, m->v, m->table.total, m->cfg.lr,
-                                 CW_ADAM_BETA1, CW_ADAM_BETA2, CW_ADAM_EPS, m->t);
-        break;
-    }
-}
-
-/* median ms of each phase over reps replays (one untimed run first) */
-static void ph_measure(cw_cmvae *m, int64_t reps, double *t, double *med_ms) {
-    for (int ph = 0; ph < PH_N; ph++) {
-        if (ph == PH_GNN && !m->has_gnn) {
-            med_ms[ph] = 0;
-            continue;
-        }
-        ph_run(m, ph);
-        for (int64_t i = 0; i < reps; i++) {
-            const double t0 = cw_now();
-            ph_run(m, ph);
-            t[i] = cw_now() - t0;
-        }
-        med_ms[ph] = cw_quantile(t, (int)reps, 0.5) * 1e3;
-    }
+/* phases a step of this model spends time in (the others are left out of the table) */
+static int ph_shown(int ph, const cw_cmvae *m) {
+    return (ph != CW_PHASE_GNN || m->has_gnn) && ph != CW_PHASE_COMM;
 }
 
 static void bt_help(void) {
@@ -349,8 +249,8 @@ static void bt_help(void) {
            "2BGH + 2BE + 8BN for the fc1 input gradient and the GNN; cmvae reads its batch as\n"
            "CSR where the trainer would (density below %.0f%%) or with --csr-input, so fc1 and\n"
            "its weight gradient cost 2 nnz H each: - 4BGH + 4 nnz H), then the share of each\n"
-           "phase of the step (encoder, gnn, dag, decoder, mmd, adam, other), each replayed in\n"
-           "isolation on the model's buffers.\n\n"
+           "phase of the step (encoder, gnn, sample, intervention, dag, decoder, mmd, losses,\n"
+           "adam), timed inside the timed steps by the model's own marks.\n\n"
            "  --model M        cmvae or grace (GraCE-VAE on a random context graph)\n"
            "  --size S         tiny | norman | replogle: G, Z, H, B, nodes and edges at once\n"
            "                   (norman: 5000, 105, 128, 32, 7694 nodes, 63380 directed edges;\n"
@@ -479,7 +379,9 @@ int cmd_bench_train(int argc, char **argv) {
     cw_cmvae m;
     memset(&m, 0, sizeof m);
     float *x = NULL, *y = NULL;
-    double *t = NULL;
+    double *t = NULL, *ph_t = NULL; /* step times; phase times (CW_PHASE_N, steps) */
+    cw_cmvae_prof prof;
+    memset(&prof, 0, sizeof prof);
     cw_csr xs; /* the batch as CSR (cmvae unless --dense-input) */
     memset(&xs, 0, sizeof xs);
     int sparse = 0;
@@ -511,7 +413,8 @@ int cmd_bench_train(int argc, char **argv) {
     x = cw_malloc_array((size_t)(B * G), sizeof(float));
     y = cw_malloc_array((size_t)(B * G), sizeof(float));
     t = calloc((size_t)steps, sizeof(double));
-    if (!x || !y || !t) {
+    ph_t = calloc((size_t)(CW_PHASE_N * steps), sizeof(double));
+    if (!x || !y || !t || !ph_t) {
         rc = cli_fail(cmd, cw_fail(CW_ENOMEM, "out of memory for a %lld x %lld batch",
                                    (long long)B, (long long)G));
         goto done;
@@ -554,13 +457,19 @@ int cmd_bench_train(int argc, char **argv) {
         st = BT_SET_X();
         if (!st) st = cw_cmvae_train_step(&m, x, NULL, y, (1 + i) % C, -1, NULL, &rng, w, &l);
     }
+    if (phases) m.prof = &prof; /* the step's own marks (cw_cmvae_prof: reads the clock only) */
     for (int64_t i = 0; i < steps && !st; i++) {
         double t0 = cw_now();
         st = BT_SET_X();
         if (!st)
             st = cw_cmvae_train_step(&m, x, NULL, y, (1 + warmup + i) % C, -1, NULL, &rng, w, &l);
         t[i] = cw_now() - t0;
+        for (int p = 0; p < CW_PHASE_N; p++) {
+            ph_t[p * steps + i] = prof.sec[p];
+            prof.sec[p] = 0;
+        }
     }
+    m.prof = NULL;
 #undef BT_SET_X
     if (st) {
         rc = cli_fail(cmd, st);
@@ -580,11 +489,12 @@ int cmd_bench_train(int argc, char **argv) {
         const double cps = (double)B / (med * 1e-3), gflops = flops / (med * 1e-3) / 1e9;
         double peak_gflops = 0, peak_ms = 0;
         if (peak) peak_gflops = cli_bench_sgemm_peak(2048, &peak_ms);
-        double ph_ms[PH_N] = {0}, ph_sum = 0;
-        if (phases) {
-            ph_measure(&m, steps, t, ph_ms);
-            for (int p = 0; p < PH_N; p++) ph_sum += ph_ms[p];
-        }
+        double ph_ms[CW_PHASE_N] = {0}, ph_sum = 0; /* phase medians */
+        if (phases)
+            for (int p = 0; p < CW_PHASE_N; p++) {
+                ph_ms[p] = cw_quantile(ph_t + p * steps, (int)steps, 0.5) * 1e3;
+                ph_sum += ph_ms[p];
+            }
         bt_last_median_ms = med;
         char commit[64];
         cli_git_commit(commit, sizeof commit);
@@ -631,9 +541,9 @@ int cmd_bench_train(int argc, char **argv) {
             json_object_set_new(o, "loss_last", json_real(loss_last));
             if (phases) {
                 json_t *ph = json_object();
-                for (int p = 0; p < PH_N; p++) {
-                    if (p == PH_GNN && !m.has_gnn) continue;
-                    json_object_set_new(ph, ph_names[p],
+                for (int p = 0; p < CW_PHASE_N; p++) {
+                    if (!ph_shown(p, &m)) continue;
+                    json_object_set_new(ph, cw_cmvae_phase_name(p),
                                         json_pack("{s:f,s:f,s:f}", "ms", ph_ms[p], "share",
                                                   ph_ms[p] / med, "flops", ph_flops(p, &m)));
                 }
@@ -675,22 +585,22 @@ int cmd_bench_train(int argc, char **argv) {
                 printf("sgemm peak (2048^3, this run): %.2f GFLOP/s (%.2f ms per call)\n",
                        peak_gflops, peak_ms);
             if (phases) {
-                printf("phase shares (each phase replayed alone on the model's buffers, median "
-                       "of %lld):\n", (long long)steps);
-                printf("  %-8s %-42s %10s %8s %10s\n", "phase", "what", "median ms", "share",
+                printf("phase shares (timed inside each step by its own marks, median of %lld "
+                       "steps):\n", (long long)steps);
+                printf("  %-12s %-42s %10s %8s %10s\n", "phase", "what", "median ms", "share",
                        "GFLOP/s");
-                for (int p = 0; p < PH_N; p++) {
-                    if (p == PH_GNN && !m.has_gnn) continue;
+                for (int p = 0; p < CW_PHASE_N; p++) {
+                    if (!ph_shown(p, &m)) continue;
                     const double f = ph_flops(p, &m);
-                    printf("  %-8s %-42s %10.3f %7.1f%% ", ph_names[p], ph_what[p], ph_ms[p],
-                           100 * ph_ms[p] / med);
+                    printf("  %-12s %-42s %10.3f %7.1f%% ", cw_cmvae_phase_name(p), ph_what[p],
+                           ph_ms[p], 100 * ph_ms[p] / med);
                     if (f > 0 && ph_ms[p] > 0)
                         printf("%10.2f\n", f / (ph_ms[p] * 1e-3) / 1e9);
                     else
                         printf("%10s\n", "-");
                 }
-                printf("  %-8s %-42s %10.3f %7.1f%% %10s\n", "other",
-                       "step median - sum of phases", med - ph_sum, 100 * (med - ph_sum) / med,
+                printf("  %-12s %-42s %10.3f %7.1f%% %10s\n", "other",
+                       "step median - sum of phase medians", med - ph_sum, 100 * (med - ph_sum) / med,
                        "-");
             }
         }
@@ -700,6 +610,7 @@ done:
     cw_free(x);
     cw_free(y);
     free(t);
+    free(ph_t);
     cw_cmvae_free(&m);
     cw_graph_free(&graph);
     return rc;

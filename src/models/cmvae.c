@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/dist.h"
 #include "core/status.h"
+#include "core/timer.h"
 #include "nn/activation.h"
 #include "nn/adam.h"
 #include "nn/dag.h"
@@ -67,6 +68,33 @@ void cw_cmvae_free(cw_cmvae *m) {
     memset(m, 0, sizeof *m);
 }
 
+const char *cw_cmvae_phase_name(int phase) {
+    switch (phase) {
+    case CW_PHASE_ENCODER: return "encoder";
+    case CW_PHASE_GNN: return "gnn";
+    case CW_PHASE_SAMPLE: return "sample";
+    case CW_PHASE_INTERVENTION: return "intervention";
+    case CW_PHASE_DAG: return "dag";
+    case CW_PHASE_DECODER: return "decoder";
+    case CW_PHASE_MMD: return "mmd";
+    case CW_PHASE_LOSSES: return "losses";
+    case CW_PHASE_COMM: return "comm";
+    case CW_PHASE_ADAM: return "adam";
+    default: return "?";
+    }
+}
+
+/* profiling mark (cw_cmvae_prof): the time since the last mark goes to the phase being timed,
+ * `next` is timed from now (-1: none) */
+static void phase(cw_cmvae *m, int next) {
+    cw_cmvae_prof *p = m->prof;
+    if (!p) return;
+    const double now = cw_now();
+    if (p->cur >= 0) p->sec[p->cur] += now - p->since;
+    p->cur = next;
+    p->since = now;
+}
+
 static void fill_normal(cw_rng *r, real *a, int64_t n, double sd) {
     for (int64_t i = 0; i < n; i++) a[i] = (real)(sd * cw_rng_normal(r));
 }
@@ -112,9 +140,7 @@ static int64_t layout_arena(cw_cmvae *m, real *base) {
     TAKE(out_dec, 2 * B * G);
     TAKE(mmd_dist, cw_mmd_scratch_size(B, B));
     TAKE(dout_dec, 2 * B * G);
-    TAKE(d_pre, B * G);
     TAKE(d_a, 2 * B * H);
-    TAKE(d_apre, B * H);
     TAKE(d_u, 2 * B * Z);
     TAKE(d_zp, B * Z);
     TAKE(d_z, B * Z);
@@ -530,6 +556,7 @@ static void intervene(cw_cmvae *m, int64_t n, int64_t k, int64_t k2, real tau, i
         if (k2 >= 0)
             for (int64_t j = 0; j < Z; j++) zpb[j] += m->s2 * m->bc2[j];
     }
+    phase(m, CW_PHASE_DAG);
     causal_layer(m, m->u_int, m->zp, n);
 }
 
@@ -575,14 +602,23 @@ cw_status cw_cmvae_forward(cw_cmvae *m, const real *x, const real *extra, const 
     m->have_forward = 0;
     const real *eps = noise ? noise->eps : NULL;
     /* draw order: eps (after the encoder, as before), xi, dropout masks */
-    if (m->has_gnn) draw_xi(m, noise ? noise->xi : NULL, rng, m->cfg.extra_inputs > 0);
+    if (m->has_gnn) {
+        phase(m, CW_PHASE_SAMPLE);
+        draw_xi(m, noise ? noise->xi : NULL, rng, m->cfg.extra_inputs > 0);
+        phase(m, CW_PHASE_GNN);
+    } else
+        phase(m, CW_PHASE_ENCODER);
     encoder_input(m, x, extra, n);
     m->x_csr = xs;
     CW_ASSERT(!xs || xs->nrows == n);
+    phase(m, CW_PHASE_ENCODER);
     encode(m, n, m->x_csr);
+    phase(m, CW_PHASE_SAMPLE);
     sample_z(m, n, B, r0, eps, rng);
-    intervene(m, n, k, k2, (real)w.tau, 1, rng);
+    phase(m, CW_PHASE_INTERVENTION);
+    intervene(m, n, k, k2, (real)w.tau, 1, rng); /* marks its causal layer as DAG */
     causal_layer(m, m->u_obs, m->z, n);
+    phase(m, CW_PHASE_DECODER);
     if (m->dec_stacked) { /* one pass over both branches' 2n rows */
         const int obs_first = m->u_obs < m->u_int;
         decode(m, obs_first ? m->x_recon : m->y_hat + r0 * G, obs_first ? m->a_obs : m->a_int,
@@ -591,14 +627,23 @@ cw_status cw_cmvae_forward(cw_cmvae *m, const real *x, const real *extra, const 
         decode(m, m->y_hat + r0 * G, m->a_int, m->u_int, n);
         decode(m, m->x_recon, m->a_obs, m->u_obs, n);
     }
-    if (m->shard_size > 1) CW_TRY(dist_allgather_rows(m->y_hat, B, G));
+    if (m->shard_size > 1) {
+        phase(m, CW_PHASE_COMM);
+        CW_TRY(dist_allgather_rows(m->y_hat, B, G));
+    }
 
     cw_cmvae_losses l;
+    phase(m, CW_PHASE_MMD);
     l.mmd = cw_mmd_forward(m->mmd_dist, m->y_hat, y, B, B, G, m->cfg.mmd_sigma, m->cfg.kernel_num);
+    phase(m, CW_PHASE_LOSSES);
     /* MSE and KL are means over the batch: a shard contributes its mean times n / B */
     double part[2] = {cw_mse_forward(m->x_recon, x, n * G) * (double)n / (double)B,
                       cw_kl_forward(m->mu, m->var, n, Z) * (double)n / (double)B};
-    if (m->shard_size > 1) CW_TRY(cw_dist_allreduce_sum_f64(part, 2));
+    if (m->shard_size > 1) {
+        phase(m, CW_PHASE_COMM);
+        CW_TRY(cw_dist_allreduce_sum_f64(part, 2));
+        phase(m, CW_PHASE_LOSSES);
+    }
     l.mse = part[0];
     l.kl = part[1];
     l.l1 = cw_cmvae_has(m, CW_CMVAE_G) ? cw_l1_triu_forward(cw_cmvae_param(m, CW_CMVAE_G), Z) : 0;
@@ -693,6 +738,7 @@ void cw_cmvae_backward(cw_cmvae *m) {
     const int64_t He = m->enc_hidden, In = m->in_width;
     const int64_t n = m->shard_rows, r0 = m->shard_row0; /* this process's rows; B, 0 alone */
     const double share = (double)n / (double)B;          /* of the batch means MSE and KL */
+    phase(m, CW_PHASE_MMD);
 
     /* interventional branch: alpha MMD(y_hat, y) over the whole batch; this shard's rows
      * through the output lrelu (in place) */
@@ -701,6 +747,7 @@ void cw_cmvae_backward(cw_cmvae *m) {
                                m->mmd_dist, B, B, G, m->cfg.mmd_sigma, m->cfg.kernel_num);
     else
         memset(m->d_out, 0, (size_t)(B * G) * sizeof(real));
+    phase(m, CW_PHASE_DECODER);
     real *dpre_int = m->d_out + r0 * G;
     cw_lrelu_backward_inplace(dpre_int, m->y_hat + r0 * G, n * G);
 
@@ -731,6 +778,13 @@ void cw_cmvae_backward(cw_cmvae *m) {
         decode_backward_weights(m, dpre_int, ri, n);
         decode_backward_weights(m, dpre_obs, ro, n);
     }
+    if (m->lap_indptr && r0 == 0) { /* lambda2 LAP: counted once in the group (by rank 0) */
+        phase(m, CW_PHASE_LOSSES);
+        cw_laplacian_backward(cw_cmvae_grad(m, CW_CMVAE_D2_W), m->cfg.lambda_laplacian,
+                              cw_cmvae_param(m, CW_CMVAE_D2_W), m->lap_indptr, m->lap_indices, G,
+                              H);
+    }
+    phase(m, CW_PHASE_DAG);
     const real *du_int = m->d_u + ri * Z, *du_obs = m->d_u + ro * Z;
     memset(m->d_zp, 0, (size_t)(n * Z) * sizeof(real));
     causal_layer_backward(m, m->d_zp, du_int, m->u_int, n);
@@ -738,24 +792,25 @@ void cw_cmvae_backward(cw_cmvae *m) {
     causal_layer_backward(m, m->d_z, du_obs, m->u_obs, n);
 
     /* zp = z + s bc (+ s2 bc2) */
+    phase(m, CW_PHASE_INTERVENTION);
     for (int64_t i = 0; i < n * Z; i++) m->d_z[i] += m->d_zp[i];
     c_encode_backward(m, 0, m->k, n);
     if (m->k2 >= 0) c_encode_backward(m, 1, m->k2, n);
 
-    /* lambda L1, lambda2 LAP: parameter terms, counted once in the group (by rank 0) */
+    /* lambda L1: a parameter term, counted once in the group (by rank 0) */
+    phase(m, CW_PHASE_LOSSES);
     if (cw_cmvae_has(m, CW_CMVAE_G) && r0 == 0)
         cw_l1_triu_backward(cw_cmvae_grad(m, CW_CMVAE_G), m->cfg.lambda,
                             cw_cmvae_param(m, CW_CMVAE_G), Z);
-    if (m->lap_indptr && r0 == 0)
-        cw_laplacian_backward(cw_cmvae_grad(m, CW_CMVAE_D2_W), m->cfg.lambda_laplacian,
-                              cw_cmvae_param(m, CW_CMVAE_D2_W), m->lap_indptr, m->lap_indices, G,
-                              H);
 
     /* reparameterisation, beta KL, encoder */
+    phase(m, CW_PHASE_SAMPLE);
     memset(m->d_mu, 0, (size_t)(n * Z) * sizeof(real));
     memset(m->d_var, 0, (size_t)(n * Z) * sizeof(real));
     cw_reparam_backward(m->d_mu, m->d_var, m->d_z, m->var, m->eps, n * Z);
+    phase(m, CW_PHASE_LOSSES);
     cw_kl_backward(m->d_mu, m->d_var, m->w.beta * share, m->mu, m->var, n, Z);
+    phase(m, CW_PHASE_ENCODER);
     memset(m->d_vpre, 0, (size_t)(n * Z) * sizeof(real));
     cw_softplus_backward(m->d_vpre, m->d_var, m->vpre, n * Z);
     memset(m->d_h1, 0, (size_t)(n * He) * sizeof(real));
@@ -788,13 +843,18 @@ void cw_cmvae_backward(cw_cmvae *m) {
         cw_linear_backward(NULL, cw_cmvae_grad(m, CW_CMVAE_FC1_W),
                            cw_cmvae_grad(m, CW_CMVAE_FC1_B), m->d_h1pre, m->enc,
                            cw_cmvae_param(m, CW_CMVAE_FC1_W), n, In, He);
-    if (m->has_gnn) cw_gnn_backward(&m->gnn, d_in, In);
+    if (m->has_gnn) {
+        phase(m, CW_PHASE_GNN);
+        cw_gnn_backward(&m->gnn, d_in, In);
+    }
 }
 
 cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *extra, const real *y,
                               int64_t k, int64_t k2, const cw_cmvae_noise *noise, cw_rng *rng,
                               cw_cmvae_sched w, cw_cmvae_losses *out) {
     const int64_t total = m->table.total;
+    if (m->prof) m->prof->cur = -1; /* (a failed step may have left one open) */
+    phase(m, CW_PHASE_ADAM);
     /* the previous step's Adam zeroed the gradients in its pass; zero them here only when
      * something accumulated into them since (a backward outside a step, a failed all-reduce) */
     if (!m->grads_zero) memset(m->grads, 0, (size_t)total * sizeof(real));
@@ -818,7 +878,11 @@ cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *extra, con
                        cw_model_kind_name(m->cfg.kind), (long long)(m->t + 1), (long long)k, bad,
                        l.mmd, l.mse, l.kl, l.l1, l.lap);
     cw_cmvae_backward(m);
-    if (m->shard_size > 1) CW_TRY(dist_allreduce_sum(m->grads, total)); /* the batch's gradient */
+    if (m->shard_size > 1) { /* the batch's gradient */
+        phase(m, CW_PHASE_COMM);
+        CW_TRY(dist_allreduce_sum(m->grads, total));
+    }
+    phase(m, CW_PHASE_ADAM);
     if (m->cfg.grad_clip > 0) cw_grad_clamp(m->grads, total, (real)m->cfg.grad_clip);
     m->t++;
     /* reads every gradient after the all-reduce and the clamp, then leaves it 0 for the next
@@ -826,6 +890,7 @@ cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *extra, con
     cw_adam_update_zero_grad(m->params, m->grads, m->m, m->v, total, m->cfg.lr, CW_ADAM_BETA1,
                              CW_ADAM_BETA2, CW_ADAM_EPS, m->t);
     m->grads_zero = 1;
+    phase(m, -1);
     return CW_OK;
 }
 

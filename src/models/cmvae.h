@@ -123,8 +123,34 @@ typedef struct {
     double mmd, mse, kl, l1, lap, total;
 } cw_cmvae_losses;
 
+/* Where a train step's time goes (`bench train`, issue #6 item 3): with cw_cmvae.prof set,
+ * forward, backward and cw_cmvae_train_step add the wall time of each stretch of work to its
+ * phase (cw_now() at every boundary; every moment of the step belongs to exactly one phase, so
+ * the phases add up to the step). The marks read the clock only: the values computed are the
+ * same with or without them. */
+typedef enum {
+    CW_PHASE_ENCODER,      /* encoder input (no GNN), fc1, fc_mean, fc_var, and their backward */
+    CW_PHASE_GNN,          /* GNN encoder forward and backward */
+    CW_PHASE_SAMPLE,       /* noise draws (xi, eps), z = mu + sqrt(var) eps and its backward */
+    CW_PHASE_INTERVENTION, /* intervention encoder, zp = z + s bc, and their backward */
+    CW_PHASE_DAG,          /* the causal layer's solves, forward and backward, both branches */
+    CW_PHASE_DECODER,      /* d1, d2 and their activations, both branches, fwd + bwd */
+    CW_PHASE_MMD,          /* MMD Gram blocks and kernel sums, fwd + d y_hat */
+    CW_PHASE_LOSSES,       /* MSE, KL, L1, Laplacian terms and the finite check */
+    CW_PHASE_COMM,         /* data-parallel all-gather and all-reduces */
+    CW_PHASE_ADAM,         /* clamp and Adam */
+    CW_PHASE_N
+} cw_cmvae_phase;
+const char *cw_cmvae_phase_name(int phase); /* "encoder", "gnn", ... */
+typedef struct {
+    double sec[CW_PHASE_N]; /* accumulated seconds; the caller resets them when it likes */
+    int cur;                /* the phase being timed, -1 between steps */
+    double since;           /* when it began */
+} cw_cmvae_prof;
+
 typedef struct {
     cw_cmvae_config cfg;  /* cfg.graph and cfg.union_graph are NULL after init */
+    cw_cmvae_prof *prof;  /* NULL (default): no timing */
     cw_param_table table;
     int slot[CW_CMVAE_NPARAMS]; /* table index of each core tensor, -1 when absent */
     int64_t in_width;     /* fc1 input: G, + P (multihot), + E (extra inputs) */
@@ -173,8 +199,7 @@ typedef struct {
     real *mmd_dist;            /* (2B, 2B) */
     /* backward scratch */
     real *d_out;               /* (B, G) dL/dy_hat, in dout_dec (at y_hat's offset) */
-    real *d_pre;               /* (B, G) unused by the step (bench phase replays) */
-    real *d_a, *d_apre;        /* (2B, H), laid out as a_dec; (B, H) unused by the step */
+    real *d_a;                 /* (2B, H), laid out as a_dec */
     real *d_u;                 /* (2B, Z), laid out as u_dec */
     real *d_zp, *d_z;          /* (B, Z) */
     real *d_mu, *d_var, *d_vpre; /* (B, Z) */
