@@ -20,11 +20,17 @@
  * encoder's x W^T and the MMD's Gram blocks) is cut along K instead, into a chunk count fixed by
  * k (at most 4): each chunk one single-threaded BLAS call into its own buffer, the chunks added
  * in order, whatever the thread count (cw_gemm_ksplit).
+ * Before all that, float products with at most 64 rows go to the AVX-512 kernels of
+ * nn/gemm_small.h when the CPU has AVX-512 (they take the shapes the step spends its time in,
+ * and return 0 for the rest, which then take the paths above).
  */
 #ifndef CW_NN_REAL_H
 #define CW_NN_REAL_H
 
 #include "core/status.h"
+#ifndef CW_REAL_DOUBLE
+#include "nn/gemm_small.h"
+#endif
 
 #include <cblas.h>
 #include <limits.h>
@@ -165,6 +171,9 @@ static inline void cw_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64
     /* OpenBLAS is built with 32-bit BLAS integers. */
     CW_ASSERT(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX);
     CW_ASSERT(lda <= INT_MAX && ldb <= INT_MAX && ldc <= INT_MAX);
+#ifndef CW_REAL_DOUBLE
+    if (cw_gemm_small(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+#endif
     const int nc = cw_gemm_ksplit_chunks(trans_a, trans_b, m, n, k);
     if (nc > 1) {
         cw_gemm_ksplit(m, n, k, nc, alpha, a, lda, b, ldb, beta, c, ldc);
