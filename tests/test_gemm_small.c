@@ -1,6 +1,6 @@
 /* test_gemm_small.c: the AVX-512 small-row GEMM kernels (nn/gemm_small.h) against a double
  * reference, on every transpose case, tails of every register tile, padded leading dimensions,
- * alpha and beta, K chunks (B not transposed) and K splits (B transposed); that beta 0 never reads
+ * alpha and beta, K chunks (B not transposed) and K splits (both); that beta 0 never reads
  * C, that padding is never written, that the bits do not depend on the thread count or (without
  * a K split) on m, that the dispatch refuses what it should and that the switch works. On a CPU
  * without AVX-512 the kernels refuse every product: the tests check that and skip the rest. */
@@ -147,9 +147,10 @@ static void test_large(void **state) {
     cw_rng_seed(&r, 12);
     const int64_t shapes[][5] = {
         /* ta, tb, m, n, k */
-        {0, 0, 32, 128, 5000}, /* decoder: d_a = dpre W2 */
+        {0, 0, 32, 128, 5000}, /* decoder: d_a = dpre W2, K split */
         {0, 0, 32, 5000, 32},  /* MMD backward */
         {1, 0, 19, 300, 700},  /* op(A) transposed, K chunks, tails */
+        {1, 0, 40, 100, 3000}, /* op(A) transposed, K split, tails */
         {0, 1, 32, 128, 5000}, /* encoder fc1 forward: K split */
         {0, 1, 64, 5000, 128}, /* decoder d2 forward, both branches */
         {1, 1, 33, 70, 2600},  /* op(A) transposed, K split */
@@ -212,7 +213,7 @@ static void test_bits_invariant(void **state) {
         }
         /* rows [8, 8 + h) alone, h = m / 2, as a shard of the batch would compute them */
         const int64_t h = p.m / 2;
-        const int ksplit = p.tb && cw_gemm_ksplit_chunks(p.ta, 1, h, p.n, p.k) > 1;
+        const int ksplit = cw_gemm_small_kchunks(h, p.n, p.k) > 1;
         if (!ksplit) {
             float *cs = xcalloc((size_t)(h * p.ldc), sizeof(float));
             memcpy(cs, p.c0 + 8 * p.ldc, (size_t)(h * p.ldc) * sizeof(float));

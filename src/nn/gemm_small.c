@@ -61,6 +61,10 @@ static float *at_buffer(size_t count) {
     return at_buf;
 }
 
+int cw_gemm_small_kchunks(int64_t m, int64_t n, int64_t k) {
+    return cw_gemm_ksplit_chunks(0, 1, m, n, k); /* the shape part of real.h's rule */
+}
+
 /* threads for `units` units of work of `work` multiply-adds in all */
 static int team_size(int64_t units, int64_t work) {
     const int t = omp_get_max_threads();
@@ -222,6 +226,34 @@ static void gemm_nn(int trans_a, int64_t m, int64_t n, int64_t k, float alpha, c
                     int64_t ldc) {
     const nn_args p = {m,    n,     k, alpha, beta, a, trans_a ? 1 : lda, trans_a ? lda : 1,
                        b,    ldb,   c, ldc};
+    /* a small output with a long K (the decoder's d_a = dpre W2): K chunks, one partial product
+     * per chunk (each thread streams whole rows of B instead of half of every row), added in
+     * chunk order */
+    const int nc = cw_gemm_small_kchunks(m, n, k);
+    float *part = nc > 1 ? at_buffer((size_t)(nc * m * n)) : NULL;
+    if (part) {
+        const int64_t ck = ((k + nc - 1) / nc + 15) / 16 * 16;
+        const int nt = team_size(nc, m * n * k);
+#pragma omp parallel for schedule(static, 1) num_threads(nt) if (nt > 1)
+        for (int ic = 0; ic < nc; ic++) {
+            const int64_t l0 = ic * ck < k ? ic * ck : k, l1 = l0 + ck < k ? l0 + ck : k;
+            float *pc = part + ic * m * n;
+            if (l1 == l0) {
+                memset(pc, 0, (size_t)(m * n) * sizeof(float));
+                continue;
+            }
+            const nn_args q = {m,    n,  l1 - l0, 1, 0, a + l0 * p.sak, p.sai, p.sak,
+                               b + l0 * ldb, ldb, pc, n};
+            nn_panels(&q, 0, (n + NN_PANEL - 1) / NN_PANEL);
+        }
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                float s = part[i * n + j];
+                for (int ic = 1; ic < nc; ic++) s += part[ic * m * n + i * n + j];
+                c[i * ldc + j] = beta == 0 ? alpha * s : alpha * s + beta * c[i * ldc + j];
+            }
+        return;
+    }
     const int64_t panels = (n + NN_PANEL - 1) / NN_PANEL;
     const int nt = team_size(panels, m * n * k);
     if (nt < 2) {
@@ -339,7 +371,7 @@ static int gemm_nt(int trans_a, int64_t m, int64_t n, int64_t k, float alpha, co
                    int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
     const int64_t mp = (m + 15) / 16 * 16;
     const int64_t tiles = (n + NT_JR - 1) / NT_JR;
-    const int nc = cw_gemm_ksplit_chunks(trans_a, 1, m, n, k); /* real.h's rule */
+    const int nc = cw_gemm_small_kchunks(m, n, k);
     /* op(A)^T (k, mp), then with K chunks one (m, n) partial product per chunk */
     float *at = at_buffer((size_t)(k * mp + (nc > 1 ? nc * m * n : 0)));
     if (!at) return 0;

@@ -12,10 +12,10 @@
  *  - B transposed (B is (n, k), the layout of a torch weight): op(A) is copied once, transposed,
  *    into a (k, 16-padded m) buffer; each register tile holds 8 rows of B by up to 32 of op(A)'s
  *    rows, C^T's tile, broadcasting B's elements along k and multiplying vectors of op(A)^T, and
- *    is transposed in registers (8x8 blocks) on its way to C. A small output with a long K
- *    (real.h's cw_gemm_ksplit_chunks rule: m n <= 8192, k >= 2048) is cut into the same K
- *    chunks as cw_gemm's BLAS K-split, each chunk's partial product computed by one thread and
- *    the partials added in chunk order.
+ *    is transposed in registers (8x8 blocks) on its way to C.
+ * In both, a small output with a long K (cw_gemm_small_kchunks: real.h's K-split rule, m n <=
+ * 8192 and k >= 2048) is cut into the same K chunks as cw_gemm's BLAS K-split, each chunk's
+ * partial product computed by one thread and the partials added in chunk order.
  * Both prefetch the next block of the long operand (and of C) while computing the current one:
  * inside the training step the weights come from memory (Adam streamed 22 MB through the caches
  * just before), and without it the kernels ran at half their in-cache speed there.
@@ -43,6 +43,9 @@ int cw_gemm_small_available(void);
 /* switches the kernels on (1) or off (0, every product through BLAS); returns the old setting.
  * For tests and benchmarks that compare both paths; not while a product runs. */
 int cw_gemm_small_set(int on);
+
+/* K chunks of an (m, n, k) product (1: none): real.h's cw_gemm_ksplit_chunks on the shape */
+int cw_gemm_small_kchunks(int64_t m, int64_t n, int64_t k);
 
 /* the product above through the kernels: 1 when done, 0 when not (the kernels are off or
  * unavailable, m is 0 or above CW_GEMM_SMALL_MAX_M, n or k is 0, the product is below the
