@@ -20,6 +20,7 @@
 #include "core/timer.h"
 #include "data/simulate.h"
 #include "la/blas_info.h"
+#include "nn/gemm_small.h"
 #include "io/h5ad.h"
 
 #include <getopt.h>
@@ -49,9 +50,9 @@ void cli_bench_context(FILE *f) {
     char commit[64];
     cli_git_commit(commit, sizeof commit);
     char blas[160];
-    fprintf(f, "context: threads=%d openblas_core=%s commit=%s compiler=gcc-%d.%d\n",
-            omp_get_max_threads(), cw_blas_describe(blas, sizeof blas), commit, __GNUC__,
-            __GNUC_MINOR__);
+    fprintf(f, "context: threads=%d openblas_core=%s gemm_small=%s commit=%s compiler=gcc-%d.%d\n",
+            omp_get_max_threads(), cw_blas_describe(blas, sizeof blas),
+            cw_gemm_small_available() ? "avx512" : "off", commit, __GNUC__, __GNUC_MINOR__);
 }
 
 typedef struct {

@@ -586,6 +586,7 @@ int cmd_bench_kernels(int argc, char **argv) {
         json_object_set_new(o, "threads", json_integer(omp_get_max_threads()));
         json_object_set_new(o, "openblas_core", json_string(core));
         json_object_set_new(o, "openblas_core_forced", json_boolean(cw_blas_core_forced()));
+        json_object_set_new(o, "gemm_small", json_boolean(cw_gemm_small_available()));
         json_object_set_new(o, "commit", json_string(commit));
         json_object_set_new(o, "sgemm_peak_gflops", json_real(peak));
         json_object_set_new(o, "validated", json_true());
@@ -607,8 +608,7 @@ int cmd_bench_kernels(int argc, char **argv) {
         free(s);
         json_decref(o);
     } else {
-        printf("context: threads=%d openblas_core=%s commit=%s compiler=gcc-%d.%d\n",
-               omp_get_max_threads(), blas, commit, __GNUC__, __GNUC_MINOR__);
+        cli_bench_context(stdout);
         printf("size %s: genes %lld, latent %lld, hidden %lld, batch %lld; random graph %lld "
                "nodes / %lld directed edges; %lld parameters (cmvae)\n",
                sz.name, (long long)sz.genes, (long long)sz.latent, (long long)sz.hidden,

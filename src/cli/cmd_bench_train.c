@@ -524,6 +524,7 @@ int cmd_bench_train(int argc, char **argv) {
             json_object_set_new(o, "threads", json_integer(omp_get_max_threads()));
             json_object_set_new(o, "openblas_core", json_string(core));
             json_object_set_new(o, "openblas_core_forced", json_boolean(cw_blas_core_forced()));
+            json_object_set_new(o, "gemm_small", json_boolean(cw_gemm_small_available()));
             json_object_set_new(o, "commit", json_string(commit));
             json_object_set_new(o, "validated", json_true());
             json_object_set_new(o, "step_ms_median", json_real(med));
@@ -556,9 +557,7 @@ int cmd_bench_train(int argc, char **argv) {
             free(s);
             json_decref(o);
         } else {
-            printf("context: threads=%d openblas_core=%s commit=%s compiler=gcc-%d.%d\n",
-                   omp_get_max_threads(), blas, commit, __GNUC__,
-                   __GNUC_MINOR__);
+            cli_bench_context(stdout);
             printf("model %s: genes %lld, latent %lld, targets %lld, hidden %lld, batch %lld",
                    model, (long long)G, (long long)Z, (long long)C, (long long)H, (long long)B);
             if (grace)
