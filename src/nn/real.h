@@ -201,4 +201,17 @@ static inline void cw_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64
     }
 }
 
+/* a development build's per-shape GEMM totals (nn/gemm_trace.c): every call timed */
+#ifdef CW_GEMM_TRACE
+void cw_gemm_trace(int ta, int tb, int64_t m, int64_t n, int64_t k, double sec);
+static inline void cw_gemm_traced(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                                  real alpha, const real *a, int64_t lda, const real *b,
+                                  int64_t ldb, real beta, real *c, int64_t ldc) {
+    const double t0 = omp_get_wtime();
+    cw_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    cw_gemm_trace(trans_a, trans_b, m, n, k, omp_get_wtime() - t0);
+}
+#define cw_gemm cw_gemm_traced
+#endif
+
 #endif
