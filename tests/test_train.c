@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "nn/gemm_small.h"
+
 static char out[65536];
 static char data[512];
 
@@ -70,6 +72,10 @@ static void test_run_dir_and_learning(void **state) {
         assert_int_equal(json_is_true(json_object_get(j, "blas_core_forced")), is_forced);
         if (is_forced && strcasecmp(core, forced) != 0)
             fail_msg("blas_core %s, but OPENBLAS_CORETYPE=%s", core, forced);
+        /* and whether the AVX-512 GEMM kernels ran (the child sees our CPU and environment) */
+        assert_true(json_is_boolean(json_object_get(j, "gemm_small")));
+        assert_int_equal(json_is_true(json_object_get(j, "gemm_small")),
+                         cw_gemm_small_available());
         double mse = json_number_value(json_object_get(j, "mse"));
         if (n == 0) mse_first = mse;
         mse_last = mse;

@@ -22,6 +22,7 @@
 #include "io/h5ad.h"
 #include "io/xstore.h"
 #include "la/blas_info.h"
+#include "nn/gemm_small.h"
 #include "models/cmvae.h"
 #include "models/model_setup.h"
 #include "models/run.h"
@@ -419,11 +420,12 @@ static cw_status run(const cw_train_opts *o, int resume) {
                     "\"l1\": %.9g, \"laplacian\": %.9g, \"batches\": %lld, "
                     "\"seconds\": %.4f, \"cells_per_s\": %.1f, \"x_read_seconds\": %.3f, "
                     "\"peak_rss_mb\": %.1f, \"threads\": %d, \"blas_core\": \"%s\", "
-                    "\"blas_core_forced\": %s}\n",
+                    "\"blas_core_forced\": %s, \"gemm_small\": %s}\n",
                     (long long)e, w.alpha, w.beta, w.tau, sum[0] / nb, sum[1] / nb, sum[2] / nb,
                     sum[3] / nb, sum[4] / nb, sum[5] / nb, (long long)s.sampler.n_batches, sec,
                     rate, s.x.read_seconds - read0, (double)cw_peak_rss_bytes() / 1048576.0,
-                    omp_get_max_threads(), blas_core, cw_blas_core_forced() ? "true" : "false");
+                    omp_get_max_threads(), blas_core, cw_blas_core_forced() ? "true" : "false",
+                    cw_gemm_small_available() ? "true" : "false");
             fflush(s.log);
         }
         if (progress_tty) fputc('\n', stderr);
