@@ -1,11 +1,14 @@
 /* cli.c: error printing and strict flag parsing shared by the subcommands (cli.h). */
 #include "cli/cli.h"
 #include "io/xstore.h"
+#include "la/blas_info.h"
+#include "nn/gemm_small.h"
 
 #include "data/perturb_h5ad.h"
 
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +106,15 @@ void cli_git_commit(char *commit, size_t cap) {
     if (fgets(commit, (int)cap, p)) commit[strcspn(commit, "\n")] = '\0';
     else snprintf(commit, cap, "unknown");
     pclose(p);
+}
+
+void cli_bench_context(FILE *f) {
+    char commit[64];
+    cli_git_commit(commit, sizeof commit);
+    char blas[160];
+    fprintf(f, "context: threads=%d openblas_core=%s gemm_small=%s commit=%s compiler=gcc-%d.%d\n",
+            omp_get_max_threads(), cw_blas_describe(blas, sizeof blas),
+            cw_gemm_small_available() ? "avx512" : "off", commit, __GNUC__, __GNUC_MINOR__);
 }
 
 int cli_graph_option(const char *cmd, int c, const char *arg, cli_graph_args *a) {

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAIL 1
@@ -108,6 +109,9 @@ int cli_graph_wanted(const cli_graph_args *a);
 /* The short git commit of the working directory ("unknown" outside a checkout), for the
  * context line of benchmarks. */
 void cli_git_commit(char *commit, size_t cap);
+/* The context line of every benchmark: threads, OpenBLAS core, whether the AVX-512 GEMM kernels
+ * run, commit, compiler. */
+void cli_bench_context(FILE *f);
 
 /* 1 when stderr is a terminal (progress bars only then). */
 int cli_stderr_is_tty(void);

@@ -20,7 +20,6 @@
 #include "core/timer.h"
 #include "data/simulate.h"
 #include "la/blas_info.h"
-#include "nn/gemm_small.h"
 #include "io/h5ad.h"
 
 #include <getopt.h>
@@ -45,15 +44,6 @@ cw_status cli_bench_torch(double *median_ms, double *p10_ms, double *p90_ms, con
                           int64_t G, int64_t Z, int64_t H, int64_t B, int64_t nodes,
                           int64_t edges, int threads, const char *dtype, int64_t steps)
     __attribute__((weak));
-
-void cli_bench_context(FILE *f) {
-    char commit[64];
-    cli_git_commit(commit, sizeof commit);
-    char blas[160];
-    fprintf(f, "context: threads=%d openblas_core=%s gemm_small=%s commit=%s compiler=gcc-%d.%d\n",
-            omp_get_max_threads(), cw_blas_describe(blas, sizeof blas),
-            cw_gemm_small_available() ? "avx512" : "off", commit, __GNUC__, __GNUC_MINOR__);
-}
 
 typedef struct {
     double median, p10, p90;

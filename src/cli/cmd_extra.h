@@ -15,7 +15,5 @@ int cmd_bench_train(int argc, char **argv);
 int cmd_bench_crl(int argc, char **argv);
 /* causeway bench stream [...]: out-of-core training and evaluation (cmd_bench_stream.c). */
 int cmd_bench_stream(int argc, char **argv);
-/* The context line of every benchmark: threads, OpenBLAS core, commit, compiler. */
-void cli_bench_context(FILE *f);
 
 #endif
