@@ -196,6 +196,7 @@ static void test_bits_invariant(void **state) {
     cw_rng r;
     cw_rng_seed(&r, 14);
     const int saved = omp_get_max_threads();
+    int same_rows = 0;
     const int64_t shapes[][5] = {{0, 0, 64, 5000, 32}, {0, 0, 32, 128, 5000},
                                  {0, 1, 64, 5000, 128}, {0, 1, 32, 128, 5000},
                                  {1, 1, 48, 900, 300}};
@@ -211,10 +212,11 @@ static void test_bits_invariant(void **state) {
             assert_int_equal(run(&p, 1.0f, 1.0f, ct), 1);
             assert_memory_equal(c1, ct, bytes);
         }
-        /* rows [8, 8 + h) alone, h = m / 2, as a shard of the batch would compute them */
+        /* rows [8, 8 + h) alone, h = m / 2, as a shard of the batch (or one branch of the
+         * decoder) computes them: the same bits whenever cw_gemm_small_same_rows says so */
         const int64_t h = p.m / 2;
-        const int ksplit = cw_gemm_small_kchunks(h, p.n, p.k) > 1;
-        if (!ksplit) {
+        if (cw_gemm_small_same_rows(p.tb, p.m, h, p.n, p.k)) {
+            same_rows++;
             float *cs = xcalloc((size_t)(h * p.ldc), sizeof(float));
             memcpy(cs, p.c0 + 8 * p.ldc, (size_t)(h * p.ldc) * sizeof(float));
             const float *as = p.ta ? p.a + 8 : p.a + 8 * p.lda;
@@ -229,6 +231,13 @@ static void test_bits_invariant(void **state) {
         drop(&p);
     }
     omp_set_num_threads(saved);
+    assert_int_equal(same_rows, 5); /* with and without K chunks, both transposes */
+    /* the decoder's stacked d_a (64 rows against 32: 4 K chunks either way) qualifies; a product
+     * whose K chunking changes with the row count (12,800 outputs against 6,400) does not */
+    assert_true(cw_gemm_small_same_rows(0, 64, 32, 128, 5000));
+    assert_false(cw_gemm_small_same_rows(0, 64, 32, 200, 5000));
+    assert_false(cw_gemm_small_same_rows(0, 64, 32, 105, 128)); /* 32 rows: BLAS's */
+    assert_false(cw_gemm_small_same_rows(1, 64, 4, 128, 128));  /* 4 rows, B transposed: BLAS's */
 }
 
 /* what the dispatch refuses, and the switch */

@@ -664,14 +664,20 @@ cw_status cw_cmvae_forward(cw_cmvae *m, const real *x, const real *extra, const 
 
 /* ---- backward ----------------------------------------------------------------------------- */
 
-/* decoder backward, the row-wise part, over `rows` rows from row r of the stacked blocks:
- * dpre (rows, G) = dL/d(d2 output before its lrelu) -> d_a (rows, H) (through the hidden lrelu)
- * and d_u (rows, Z), both at row r, overwritten */
-static void decode_backward_rows(cw_cmvae *m, const real *dpre, int64_t r, int64_t rows) {
-    const int64_t G = m->cfg.genes, Z = m->cfg.latent, H = m->cfg.hidden;
+/* decoder backward, d2's rows: dpre (rows, G) = dL/d(d2 output before its lrelu) -> d_a
+ * (rows, H) at row r of the stacked blocks, overwritten (before the hidden lrelu) */
+static void decode_backward_d2_rows(cw_cmvae *m, const real *dpre, int64_t r, int64_t rows) {
+    const int64_t G = m->cfg.genes, H = m->cfg.hidden;
+    /* d_a (rows, H) = dpre (rows, G) W2 (G, H) */
+    cw_gemm(0, 0, rows, H, G, 1, dpre, G, cw_cmvae_param(m, CW_CMVAE_D2_W), H, 0, m->d_a + r * H,
+            H);
+}
+
+/* decoder backward, the rest of the row-wise part, over `rows` rows from row r (d_a as
+ * decode_backward_d2_rows left it): d_a times lrelu'(a) in place, d_u (rows, Z) overwritten */
+static void decode_backward_rows(cw_cmvae *m, int64_t r, int64_t rows) {
+    const int64_t Z = m->cfg.latent, H = m->cfg.hidden;
     real *da = m->d_a + r * H, *du = m->d_u + r * Z;
-    /* d_a (rows, H) = dpre (rows, G) W2 (G, H), then times lrelu'(a) in place */
-    cw_gemm(0, 0, rows, H, G, 1, dpre, G, cw_cmvae_param(m, CW_CMVAE_D2_W), H, 0, da, H);
     cw_lrelu_backward_inplace(da, m->a_dec + r * H, rows * H);
     /* d_u (rows, Z) = d_a (rows, H) W1 (H, Z) */
     cw_gemm(0, 0, rows, Z, H, 1, da, H, cw_cmvae_param(m, CW_CMVAE_D1_W), Z, 0, du, Z);
@@ -763,14 +769,23 @@ void cw_cmvae_backward(cw_cmvae *m) {
     }
     cw_lrelu_backward_inplace(dpre_obs, m->x_recon, n * G);
 
-    /* both decoders: the row-wise GEMMs branch by branch, the weight gradients as one GEMM over
-     * 2n rows when the rows touch. (Stacking the row-wise GEMMs too is equally valid, but
-     * OpenBLAS's rounding of a row depends on the row count, and together with the stacked
-     * forward it moved one tiny gradient of the gat3 family parity fixture, |g| 3.7e-6, to 1.03x
-     * its tolerance; either stacking alone stays at 0.3x.) */
+    /* both decoders: the row-wise GEMMs branch by branch (d2's as one GEMM when the AVX-512
+     * kernels give the same bits), the weight gradients as one GEMM over 2n rows when the rows
+     * touch. (Stacking the row-wise GEMMs through OpenBLAS is equally valid, but its rounding
+     * of a row depends on the row count, and together with the stacked forward it moved one
+     * tiny gradient of the gat3 family parity fixture, |g| 3.7e-6, to 1.03x its tolerance.) */
     const int64_t ri = (m->u_int - m->u_dec) / Z, ro = (m->u_obs - m->u_dec) / Z;
-    decode_backward_rows(m, dpre_int, ri, n);
-    decode_backward_rows(m, dpre_obs, ro, n);
+    if (m->dec_stacked && cw_gemm_same_rows(0, 2 * n, n, H, G)) {
+        /* d2's d_a over both branches in one GEMM (W2 streamed once) where that gives every
+         * row the bits it gets branch by branch */
+        const int obs_first = ro < ri;
+        decode_backward_d2_rows(m, obs_first ? dpre_obs : dpre_int, obs_first ? ro : ri, 2 * n);
+    } else {
+        decode_backward_d2_rows(m, dpre_int, ri, n);
+        decode_backward_d2_rows(m, dpre_obs, ro, n);
+    }
+    decode_backward_rows(m, ri, n);
+    decode_backward_rows(m, ro, n);
     if (m->dec_stacked) {
         const int obs_first = ro < ri;
         decode_backward_weights(m, obs_first ? dpre_obs : dpre_int, obs_first ? ro : ri, 2 * n);

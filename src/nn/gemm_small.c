@@ -221,7 +221,7 @@ static void nn_panels(const nn_args *p, int64_t q0, int64_t q1) {
     }
 }
 
-static void gemm_nn(int trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+static int gemm_nn(int trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                     int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                     int64_t ldc) {
     const nn_args p = {m,    n,     k, alpha, beta, a, trans_a ? 1 : lda, trans_a ? lda : 1,
@@ -231,6 +231,7 @@ static void gemm_nn(int trans_a, int64_t m, int64_t n, int64_t k, float alpha, c
      * chunk order */
     const int nc = cw_gemm_small_kchunks(m, n, k);
     float *part = nc > 1 ? at_buffer((size_t)(nc * m * n)) : NULL;
+    if (nc > 1 && !part) return 0;
     if (part) {
         const int64_t ck = ((k + nc - 1) / nc + 15) / 16 * 16;
         const int nt = team_size(nc, m * n * k);
@@ -252,13 +253,13 @@ static void gemm_nn(int trans_a, int64_t m, int64_t n, int64_t k, float alpha, c
                 for (int ic = 1; ic < nc; ic++) s += part[ic * m * n + i * n + j];
                 c[i * ldc + j] = beta == 0 ? alpha * s : alpha * s + beta * c[i * ldc + j];
             }
-        return;
+        return 1;
     }
     const int64_t panels = (n + NN_PANEL - 1) / NN_PANEL;
     const int nt = team_size(panels, m * n * k);
     if (nt < 2) {
         nn_panels(&p, 0, panels);
-        return;
+        return 1;
     }
 #pragma omp parallel num_threads(nt)
     {
@@ -266,6 +267,7 @@ static void gemm_nn(int trans_a, int64_t m, int64_t n, int64_t k, float alpha, c
         share(panels, omp_get_thread_num(), omp_get_num_threads(), &q0, &q1);
         nn_panels(&p, q0, q1);
     }
+    return 1;
 }
 
 /* ---- B transposed -------------------------------------------------------------------------- */
@@ -420,18 +422,27 @@ static int gemm_nt(int trans_a, int64_t m, int64_t n, int64_t k, float alpha, co
 #pragma GCC pop_options
 #endif /* SMALL_BUILT */
 
+/* 1 when the kernels take an (m, n, k) product with these transposes (memory permitting) */
+static int takes(int trans_b, int64_t m, int64_t n, int64_t k) {
+    if (!cw_gemm_small_available() || m <= 0 || m > CW_GEMM_SMALL_MAX_M || n <= 0 || k <= 0)
+        return 0;
+    /* below these BLAS is as fast or faster (measured: doc/PERFORMANCE.md) */
+    return trans_b ? m >= CW_GEMM_SMALL_MIN_M_NT : m * n * k >= CW_GEMM_SMALL_MIN_WORK_NN;
+}
+
+int cw_gemm_small_same_rows(int trans_b, int64_t m1, int64_t m2, int64_t n, int64_t k) {
+    return takes(trans_b, m1, n, k) && takes(trans_b, m2, n, k) &&
+           cw_gemm_small_kchunks(m1, n, k) == cw_gemm_small_kchunks(m2, n, k);
+}
+
 int cw_gemm_small(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                   int64_t ldc) {
-    if (!cw_gemm_small_available() || m <= 0 || m > CW_GEMM_SMALL_MAX_M || n <= 0 || k <= 0)
-        return 0;
-    /* below these BLAS is as fast or faster (measured: bench/README, doc/PERFORMANCE.md) */
-    if (trans_b ? m < CW_GEMM_SMALL_MIN_M_NT : m * n * k < CW_GEMM_SMALL_MIN_WORK_NN) return 0;
+    if (!takes(trans_b, m, n, k)) return 0;
     CW_ASSERT(!omp_in_parallel());
 #if SMALL_BUILT
     if (trans_b) return gemm_nt(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    gemm_nn(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return 1;
+    return gemm_nn(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #else
     (void)trans_a, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb, (void)beta, (void)c,
         (void)ldc;

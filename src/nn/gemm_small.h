@@ -47,6 +47,12 @@ int cw_gemm_small_set(int on);
 /* K chunks of an (m, n, k) product (1: none): real.h's cw_gemm_ksplit_chunks on the shape */
 int cw_gemm_small_kchunks(int64_t m, int64_t n, int64_t k);
 
+/* 1 when the kernels take both an (m1, n, k) and an (m2, n, k) product (B transposed or not,
+ * op(A) either way) with the same K chunks, so that a row of op(A) gets the same bits in either:
+ * a model may then stack blocks of rows into one call without changing a value (unless the
+ * call then fails to allocate its buffer and goes to BLAS) */
+int cw_gemm_small_same_rows(int trans_b, int64_t m1, int64_t m2, int64_t n, int64_t k);
+
 /* the product above through the kernels: 1 when done, 0 when not (the kernels are off or
  * unavailable, m is 0 or above CW_GEMM_SMALL_MAX_M, n or k is 0, the product is below the
  * minimums above, or the transposed-B buffer of k * 16-padded m floats could not be

@@ -201,6 +201,19 @@ static inline void cw_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64
     }
 }
 
+/* 1 when cw_gemm gives a row of op(A) the same bits in an (m1, n, k) and an (m2, n, k) product
+ * (A not transposed): blocks of rows may then be stacked into one call without changing a value.
+ * Only the AVX-512 kernels promise that (gemm_small.h); BLAS's rounding of a row may depend on
+ * the row count. */
+static inline int cw_gemm_same_rows(int trans_b, int64_t m1, int64_t m2, int64_t n, int64_t k) {
+#ifdef CW_REAL_DOUBLE
+    (void)trans_b, (void)m1, (void)m2, (void)n, (void)k;
+    return 0;
+#else
+    return cw_gemm_small_same_rows(trans_b, m1, m2, n, k);
+#endif
+}
+
 /* a development build's per-shape GEMM totals (nn/gemm_trace.c): every call timed */
 #ifdef CW_GEMM_TRACE
 void cw_gemm_trace(int ta, int tb, int64_t m, int64_t n, int64_t k, double sec);
