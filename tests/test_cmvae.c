@@ -2,7 +2,8 @@
  * §4.1, §5.3, §5.4): the training step allocates nothing, 50 Adam steps on a fixed batch lower
  * the loss, initialisation statistics follow §4.0, the schedules match §5.3, a non-finite loss
  * stops the step with the parameters untouched, init frees everything on allocation failure,
- * and the step's phase timing (cw_cmvae_prof) changes no value and covers the step.
+ * the step's phase timing (cw_cmvae_prof) changes no value and covers the step, and the step
+ * (the decoder's Adam inside the backward) equals forward, backward and one Adam pass.
  * Gradients are checked in double by tests/test_cmvae_gradcheck.c; parity with PyTorch by
  * tests/test_cmvae_parity.c.
  */
@@ -13,6 +14,7 @@
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "nn/adam.h"
 
 #include <math.h>
 
@@ -107,6 +109,43 @@ static void test_step_profile(void **state) {
     assert_int_equal(prof.cur, -1); /* closed at the end of the step */
     cw_cmvae_free(&a);
     cw_cmvae_free(&b);
+}
+
+/* The step's Adam runs on the decoder's tensors inside the backward, the rest after it: the
+ * parameters and moments must equal forward, backward, then one Adam pass over everything (the
+ * clamp first), bit for bit, with and without the gradient clamp. */
+static void test_step_equals_forward_backward_adam(void **state) {
+    (void)state;
+    for (int clip = 0; clip < 2; clip++) {
+        cw_cmvae a, b;
+        cw_rng ra, rb, rd;
+        cw_rng_seed(&ra, 21);
+        cw_rng_seed(&rb, 21);
+        init_model(&a, &ra, clip ? 1e-3 : 0);
+        init_model(&b, &rb, clip ? 1e-3 : 0);
+        cw_rng_seed(&rd, 5);
+        static float x[B * G], y[B * G], eps[B * Z];
+        make_batch(&rd, x, y, eps);
+        const cw_cmvae_sched w = {1.0, 0.5, 1.5};
+        const int64_t total = a.table.total;
+        for (int s = 0; s < 5; s++) {
+            const cw_cmvae_noise nz = {eps, NULL};
+            assert_int_equal(cw_cmvae_train_step(&a, x, NULL, y, s % C, -1, &nz, NULL, w, NULL),
+                             CW_OK);
+            assert_int_equal(cw_cmvae_forward(&b, x, NULL, y, s % C, -1, &nz, NULL, w, NULL),
+                             CW_OK);
+            cw_cmvae_backward(&b);
+            if (clip) cw_grad_clamp(b.grads, total, (real)1e-3);
+            b.t++;
+            cw_adam_update_zero_grad(b.params, b.grads, b.m, b.v, total, b.cfg.lr, CW_ADAM_BETA1,
+                                     CW_ADAM_BETA2, CW_ADAM_EPS, b.t);
+            b.grads_zero = 1;
+        }
+        /* params, grads (all 0), m and v */
+        assert_memory_equal(a.params, b.params, (size_t)(4 * total) * sizeof(float));
+        cw_cmvae_free(&a);
+        cw_cmvae_free(&b);
+    }
 }
 
 static void test_init_statistics(void **state) {
@@ -240,6 +279,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_step_allocates_nothing_and_adam_descends),
         cmocka_unit_test(test_step_profile),
+        cmocka_unit_test(test_step_equals_forward_backward_adam),
         cmocka_unit_test(test_init_statistics),
         cmocka_unit_test(test_init_allocation_failures),
         cmocka_unit_test(test_nonfinite_loss_stops),

@@ -737,7 +737,40 @@ static void c_encode_backward(cw_cmvae *m, int s, int64_t k, int64_t n) {
     }
 }
 
-void cw_cmvae_backward(cw_cmvae *m) {
+/* [*lo, *hi) of the parameter blocks holding the decoder's tensors (d1, d2 weights and biases)
+ * and nothing else; 0 when they do not form such a range */
+static int decoder_range(const cw_cmvae *m, int64_t *lo, int64_t *hi) {
+    static const int dec[4] = {CW_CMVAE_D1_W, CW_CMVAE_D1_B, CW_CMVAE_D2_W, CW_CMVAE_D2_B};
+    const cw_param_table *t = &m->table;
+    *lo = t->total, *hi = 0;
+    int64_t inside = 0;
+    for (int j = 0; j < 4; j++) {
+        const int s = m->slot[dec[j]];
+        if (s < 0) return 0;
+        const int64_t o = t->offset[s], e = o + t->rows[s] * t->cols[s];
+        *lo = o < *lo ? o : *lo, *hi = e > *hi ? e : *hi;
+        inside += e - o;
+    }
+    for (int s = 0; s < t->n; s++) /* no other tensor within */
+        if (t->offset[s] >= *lo && t->offset[s] < *hi) inside -= t->rows[s] * t->cols[s];
+    return inside == 0 && *hi > *lo;
+}
+
+/* Adam (after the clamp) over parameter elements [lo, hi), leaving their gradients 0 */
+static void adam_range(cw_cmvae *m, int64_t lo, int64_t hi) {
+    if (hi <= lo) return;
+    if (m->cfg.grad_clip > 0) cw_grad_clamp(m->grads + lo, hi - lo, (real)m->cfg.grad_clip);
+    cw_adam_update_zero_grad(m->params + lo, m->grads + lo, m->m + lo, m->v + lo, hi - lo,
+                             m->cfg.lr, CW_ADAM_BETA1, CW_ADAM_BETA2, CW_ADAM_EPS, m->t);
+}
+
+static void backward(cw_cmvae *m, int early_adam);
+
+void cw_cmvae_backward(cw_cmvae *m) { backward(m, 0); }
+
+/* early_adam (a one-process train step, m->t already counted): the decoder's tensors take their
+ * Adam step as soon as their gradients are complete, while those and W2 are still in cache */
+static void backward(cw_cmvae *m, int early_adam) {
     CW_ASSERT(m->have_forward);
     m->grads_zero = 0;
     const int64_t B = m->cfg.batch, G = m->cfg.genes, Z = m->cfg.latent, H = m->cfg.hidden;
@@ -798,6 +831,11 @@ void cw_cmvae_backward(cw_cmvae *m) {
         cw_laplacian_backward(cw_cmvae_grad(m, CW_CMVAE_D2_W), m->cfg.lambda_laplacian,
                               cw_cmvae_param(m, CW_CMVAE_D2_W), m->lap_indptr, m->lap_indices, G,
                               H);
+    }
+    int64_t dlo, dhi;
+    if (early_adam && decoder_range(m, &dlo, &dhi)) { /* (the gradients read below are d_u's) */
+        phase(m, CW_PHASE_ADAM);
+        adam_range(m, dlo, dhi);
     }
     phase(m, CW_PHASE_DAG);
     const real *du_int = m->d_u + ri * Z, *du_obs = m->d_u + ro * Z;
@@ -892,18 +930,23 @@ cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *extra, con
                        "(mmd %g, mse %g, kl %g, l1 %g, laplacian %g)",
                        cw_model_kind_name(m->cfg.kind), (long long)(m->t + 1), (long long)k, bad,
                        l.mmd, l.mse, l.kl, l.l1, l.lap);
-    cw_cmvae_backward(m);
+    /* One process: the decoder's tensors take their Adam step inside the backward, as soon as
+     * their gradients are complete (the same elementwise update, so the same values), the rest
+     * here. With a shard group every gradient waits for the all-reduce. */
+    m->t++;
+    int64_t dlo = 0, dhi = 0;
+    const int early = m->shard_size == 1 && decoder_range(m, &dlo, &dhi);
+    backward(m, early);
+    if (!early) dlo = dhi = total;
     if (m->shard_size > 1) { /* the batch's gradient */
         phase(m, CW_PHASE_COMM);
         CW_TRY(dist_allreduce_sum(m->grads, total));
     }
     phase(m, CW_PHASE_ADAM);
-    if (m->cfg.grad_clip > 0) cw_grad_clamp(m->grads, total, (real)m->cfg.grad_clip);
-    m->t++;
-    /* reads every gradient after the all-reduce and the clamp, then leaves it 0 for the next
+    /* reads every gradient (after the all-reduce and the clamp), then leaves it 0 for the next
      * step's backward (values as cw_adam_update) */
-    cw_adam_update_zero_grad(m->params, m->grads, m->m, m->v, total, m->cfg.lr, CW_ADAM_BETA1,
-                             CW_ADAM_BETA2, CW_ADAM_EPS, m->t);
+    adam_range(m, 0, dlo);
+    adam_range(m, dhi, total);
     m->grads_zero = 1;
     phase(m, -1);
     return CW_OK;
