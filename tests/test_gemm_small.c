@@ -168,14 +168,16 @@ static void test_large(void **state) {
     }
 }
 
-/* beta 0 never reads C: NaN there does not leak into the result */
+/* beta 0 never reads C: NaN there does not leak into the result (K in one piece and split) */
 static void test_beta0_ignores_c(void **state) {
     (void)state;
     if (!have_kernels()) skip();
     cw_rng r;
     cw_rng_seed(&r, 13);
-    for (int tb = 0; tb < 2; tb++) {
-        prob p = make(&r, 0, tb, 40, 200, 300);
+    for (int v = 0; v < 4; v++) {
+        const int tb = v & 1, split = v >> 1;
+        prob p = make(&r, 0, tb, 40, split ? 100 : 200, split ? 3000 : 300);
+        assert_int_equal(cw_gemm_small_kchunks(p.m, p.n, p.k) > 1, split);
         for (int64_t i = 0; i < p.m; i++)
             for (int64_t j = 0; j < p.n; j++) p.c0[i * p.ldc + j] = NAN;
         float *c = xcalloc((size_t)(p.m * p.ldc), sizeof(float));

@@ -79,6 +79,27 @@ static void share(int64_t units, int tid, int nt, int64_t *u0, int64_t *u1) {
 }
 
 #if SMALL_BUILT
+/* one chunk's partial product: K [l0, l1) into pc (m, n) */
+typedef void (*chunk_fn)(const void *ctx, int64_t l0, int64_t l1, float *pc);
+
+/* C = alpha (the nc K chunks' partial products, in part, added in chunk order) + beta C: the
+ * chunks shared by the threads, each computed by one */
+static void ksplit(int nc, int64_t m, int64_t n, int64_t k, float alpha, float beta, float *c,
+                   int64_t ldc, float *part, chunk_fn f, const void *ctx) {
+    const int nt = team_size(nc, m * n * k);
+#pragma omp parallel for schedule(static, 1) num_threads(nt) if (nt > 1)
+    for (int ic = 0; ic < nc; ic++) {
+        int64_t l0, l1;
+        cw_gemm_ksplit_range(k, nc, ic, &l0, &l1);
+        float *pc = part + ic * m * n;
+        if (l1 > l0)
+            f(ctx, l0, l1, pc);
+        else
+            memset(pc, 0, (size_t)(m * n) * sizeof(float));
+    }
+    cw_gemm_ksplit_sum(part, m * n, nc, m, n, alpha, beta, c, ldc);
+}
+
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
 #include <immintrin.h>
@@ -221,6 +242,14 @@ static void nn_panels(const nn_args *p, int64_t q0, int64_t q1) {
     }
 }
 
+/* nn_args's product over K [l0, l1), into pc (m, n) */
+static void nn_chunk(const void *ctx, int64_t l0, int64_t l1, float *pc) {
+    const nn_args *p = ctx;
+    const nn_args q = {p->m,       p->n,   l1 - l0, 1,     0, p->a + l0 * p->sak, p->sai, p->sak,
+                       p->b + l0 * p->ldb, p->ldb, pc,      p->n};
+    nn_panels(&q, 0, (p->n + NN_PANEL - 1) / NN_PANEL);
+}
+
 static int gemm_nn(int trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                     int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                     int64_t ldc) {
@@ -233,26 +262,7 @@ static int gemm_nn(int trans_a, int64_t m, int64_t n, int64_t k, float alpha, co
     float *part = nc > 1 ? at_buffer((size_t)(nc * m * n)) : NULL;
     if (nc > 1 && !part) return 0;
     if (part) {
-        const int64_t ck = ((k + nc - 1) / nc + 15) / 16 * 16;
-        const int nt = team_size(nc, m * n * k);
-#pragma omp parallel for schedule(static, 1) num_threads(nt) if (nt > 1)
-        for (int ic = 0; ic < nc; ic++) {
-            const int64_t l0 = ic * ck < k ? ic * ck : k, l1 = l0 + ck < k ? l0 + ck : k;
-            float *pc = part + ic * m * n;
-            if (l1 == l0) {
-                memset(pc, 0, (size_t)(m * n) * sizeof(float));
-                continue;
-            }
-            const nn_args q = {m,    n,  l1 - l0, 1, 0, a + l0 * p.sak, p.sai, p.sak,
-                               b + l0 * ldb, ldb, pc, n};
-            nn_panels(&q, 0, (n + NN_PANEL - 1) / NN_PANEL);
-        }
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++) {
-                float s = part[i * n + j];
-                for (int ic = 1; ic < nc; ic++) s += part[ic * m * n + i * n + j];
-                c[i * ldc + j] = beta == 0 ? alpha * s : alpha * s + beta * c[i * ldc + j];
-            }
+        ksplit(nc, m, n, k, alpha, beta, c, ldc, part, nn_chunk, &p);
         return 1;
     }
     const int64_t panels = (n + NN_PANEL - 1) / NN_PANEL;
@@ -369,6 +379,24 @@ static void nt_tiles(const float *at, int64_t mp, int64_t m, int64_t n, const fl
     }
 }
 
+typedef struct {
+    int trans_a;
+    int64_t m, n, mp, tiles;
+    const float *a;
+    int64_t lda;
+    const float *b;
+    int64_t ldb;
+    float *at;
+} nt_args;
+
+/* the product over K [l0, l1), packing its own rows of op(A)^T, into pc (m, n) */
+static void nt_chunk(const void *ctx, int64_t l0, int64_t l1, float *pc) {
+    const nt_args *p = ctx;
+    nt_pack(p->at, p->mp, p->trans_a, p->a, p->lda, p->m, l0, l1);
+    nt_tiles(p->at + l0 * p->mp, p->mp, p->m, p->n, p->b + l0, p->ldb, l1 - l0, 0, p->tiles, 1,
+             0, pc, p->n);
+}
+
 static int gemm_nt(int trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                    int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
     const int64_t mp = (m + 15) / 16 * 16;
@@ -378,26 +406,8 @@ static int gemm_nt(int trans_a, int64_t m, int64_t n, int64_t k, float alpha, co
     float *at = at_buffer((size_t)(k * mp + (nc > 1 ? nc * m * n : 0)));
     if (!at) return 0;
     if (nc > 1) { /* each chunk packs its rows of op(A)^T and computes its partial alone */
-        float *part = at + k * mp;
-        const int64_t ck = ((k + nc - 1) / nc + 15) / 16 * 16;
-        const int nt = team_size(nc, m * n * k);
-#pragma omp parallel for schedule(static, 1) num_threads(nt) if (nt > 1)
-        for (int ic = 0; ic < nc; ic++) {
-            const int64_t l0 = ic * ck < k ? ic * ck : k, l1 = l0 + ck < k ? l0 + ck : k;
-            float *pc = part + ic * m * n;
-            if (l1 == l0) {
-                memset(pc, 0, (size_t)(m * n) * sizeof(float));
-                continue;
-            }
-            nt_pack(at, mp, trans_a, a, lda, m, l0, l1);
-            nt_tiles(at + l0 * mp, mp, m, n, b + l0, ldb, l1 - l0, 0, tiles, 1, 0, pc, n);
-        }
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++) {
-                float s = part[i * n + j];
-                for (int ic = 1; ic < nc; ic++) s += part[ic * m * n + i * n + j];
-                c[i * ldc + j] = beta == 0 ? alpha * s : alpha * s + beta * c[i * ldc + j];
-            }
+        const nt_args q = {trans_a, m, n, mp, tiles, a, lda, b, ldb, at};
+        ksplit(nc, m, n, k, alpha, beta, c, ldc, at + k * mp, nt_chunk, &q);
         return 1;
     }
     const int nt = team_size(tiles, m * n * k);

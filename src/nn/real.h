@@ -132,6 +132,26 @@ static inline int cw_gemm_ksplit_chunks(int trans_a, int trans_b, int64_t m, int
     return c < CW_GEMM_KSPLIT_CHUNKS ? (int)c : CW_GEMM_KSPLIT_CHUNKS;
 }
 
+/* chunk ic of nc over K: [*k0, *k1), chunks of a 16-aligned length fixed by k and nc (the last
+ * ones may be short or empty) */
+static inline void cw_gemm_ksplit_range(int64_t k, int nc, int ic, int64_t *k0, int64_t *k1) {
+    const int64_t ck = ((k + nc - 1) / nc + 15) / 16 * 16;
+    *k0 = ic * ck < k ? ic * ck : k;
+    *k1 = *k0 + ck < k ? *k0 + ck : k;
+}
+
+/* C (m, n) = alpha (sum of the nc partial products part[ic stride ...] (m, n), added in chunk
+ * order) + beta C */
+static inline void cw_gemm_ksplit_sum(const real *part, int64_t stride, int nc, int64_t m,
+                                      int64_t n, real alpha, real beta, real *c, int64_t ldc) {
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            real s = part[i * n + j];
+            for (int ic = 1; ic < nc; ic++) s += part[ic * stride + i * n + j];
+            c[i * ldc + j] = beta == 0 ? alpha * s : alpha * s + beta * c[i * ldc + j];
+        }
+}
+
 /* C = alpha (sum of the K chunks' products A_c B_c^T, added in chunk order) + beta C: the
  * chunks' products in parallel, one single-threaded BLAS call each into its own buffer (on this
  * function's stack: CW_GEMM_KSPLIT_CHUNKS CW_GEMM_KSPLIT_MAX_OUT reals) */
@@ -140,21 +160,16 @@ __attribute__((noinline)) static void cw_gemm_ksplit(int64_t m, int64_t n, int64
                                                      const real *b, int64_t ldb, real beta,
                                                      real *c, int64_t ldc) {
     real part[CW_GEMM_KSPLIT_CHUNKS][CW_GEMM_KSPLIT_MAX_OUT];
-    const int64_t ck = ((k + nc - 1) / nc + 15) / 16 * 16;
 #pragma omp parallel for schedule(static, 1)
     for (int ic = 0; ic < nc; ic++) {
-        const int64_t k0 = ic * ck < k ? ic * ck : k, k1 = k0 + ck < k ? k0 + ck : k;
+        int64_t k0, k1;
+        cw_gemm_ksplit_range(k, nc, ic, &k0, &k1);
         if (k1 > k0)
             cw_gemm_blas(0, 1, m, n, k1 - k0, 1, a + k0, lda, b + k0, ldb, 0, part[ic], n);
         else
             for (int64_t e = 0; e < m * n; e++) part[ic][e] = 0;
     }
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++) {
-            real s = part[0][i * n + j];
-            for (int ic = 1; ic < nc; ic++) s += part[ic][i * n + j];
-            c[i * ldc + j] = beta == 0 ? alpha * s : alpha * s + beta * c[i * ldc + j];
-        }
+    cw_gemm_ksplit_sum(&part[0][0], CW_GEMM_KSPLIT_MAX_OUT, nc, m, n, alpha, beta, c, ldc);
 }
 
 static inline void cw_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, real alpha,
