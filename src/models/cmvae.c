@@ -833,7 +833,7 @@ static void backward(cw_cmvae *m, int early_adam) {
                               H);
     }
     int64_t dlo, dhi;
-    if (early_adam && decoder_range(m, &dlo, &dhi)) { /* (the gradients read below are d_u's) */
+    if (early_adam && decoder_range(m, &dlo, &dhi)) { /* nothing below reads d1, d2 */
         phase(m, CW_PHASE_ADAM);
         adam_range(m, dlo, dhi);
     }
@@ -933,15 +933,16 @@ cw_status cw_cmvae_train_step(cw_cmvae *m, const real *x, const real *extra, con
     /* One process: the decoder's tensors take their Adam step inside the backward, as soon as
      * their gradients are complete (the same elementwise update, so the same values), the rest
      * here. With a shard group every gradient waits for the all-reduce. */
-    m->t++;
     int64_t dlo = 0, dhi = 0;
     const int early = m->shard_size == 1 && decoder_range(m, &dlo, &dhi);
+    if (early) m->t++; /* (else after the all-reduce: a failed one leaves the count) */
     backward(m, early);
     if (!early) dlo = dhi = total;
     if (m->shard_size > 1) { /* the batch's gradient */
         phase(m, CW_PHASE_COMM);
         CW_TRY(dist_allreduce_sum(m->grads, total));
     }
+    if (!early) m->t++;
     phase(m, CW_PHASE_ADAM);
     /* reads every gradient (after the all-reduce and the clamp), then leaves it 0 for the next
      * step's backward (values as cw_adam_update) */
