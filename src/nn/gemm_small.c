@@ -46,6 +46,11 @@ int cw_gemm_small_set(int on) {
     return old;
 }
 
+int cw_gemm_small_kchunks(int64_t m, int64_t n, int64_t k) {
+    return cw_gemm_ksplit_chunks(0, 1, m, n, k); /* the shape part of real.h's rule */
+}
+
+#if SMALL_BUILT
 /* the calling thread's buffer for op(A)^T, grown on demand, 64-byte aligned (kept for the
  * thread's life: the step calls with the same shapes every time, so it allocates once) */
 static _Thread_local float *at_buf;
@@ -61,10 +66,6 @@ static float *at_buffer(size_t count) {
     return at_buf;
 }
 
-int cw_gemm_small_kchunks(int64_t m, int64_t n, int64_t k) {
-    return cw_gemm_ksplit_chunks(0, 1, m, n, k); /* the shape part of real.h's rule */
-}
-
 /* threads for `units` units of work of `work` multiply-adds in all */
 static int team_size(int64_t units, int64_t work) {
     const int t = omp_get_max_threads();
@@ -78,7 +79,6 @@ static void share(int64_t units, int tid, int nt, int64_t *u0, int64_t *u1) {
     *u1 = units * (tid + 1) / nt;
 }
 
-#if SMALL_BUILT
 /* one chunk's partial product: K [l0, l1) into pc (m, n) */
 typedef void (*chunk_fn)(const void *ctx, int64_t l0, int64_t l1, float *pc);
 
